@@ -1,0 +1,50 @@
+# ART-EDM: learned time grids for EDM-style diffusion samplers.
+# Copyright (c) 2026 The ART-EDM authors. Released under the MIT License (see LICENSE).
+
+"""Named built-in networks, loaded as `--network=builtin:NAME` by every script.
+
+Each entry is a factory `(device) -> torch.nn.Module` returning a denoiser with EDM's interface:
+`net(x, sigma, class_labels=None)` -> D(x; sigma), plus the attributes `img_resolution`,
+`img_channels`, `label_dim`, `sigma_min`, `sigma_max`, `sigma_data` and `round_sigma(sigma)`.
+"""
+
+import os
+import pathlib
+
+import dnnlib
+
+#----------------------------------------------------------------------------
+# Location of the optional shared data/weights folder (tests and benchmarks only).
+
+def shared_dir():
+    """Folder holding data/ and weights/: $ART_SHARED_DIR, else ../shared next to the repository.
+    Returns None when it does not exist."""
+    env = os.environ.get('ART_SHARED_DIR')
+    root = pathlib.Path(env) if env else pathlib.Path(__file__).resolve().parents[1].parent / 'shared'
+    return root if (root / 'data').is_dir() or (root / 'weights').is_dir() else None
+
+#----------------------------------------------------------------------------
+# Registry.
+
+_builtins = dict()  # name -> (factory(device) -> nn.Module, one-line description)
+
+def register(name, description):
+    """Decorator registering a factory `fn(device) -> nn.Module` under builtin:NAME."""
+    def decorator(fn):
+        _builtins[name] = (fn, description)
+        return fn
+    return decorator
+
+def list_builtins():
+    return {name: desc for name, (_fn, desc) in sorted(_builtins.items())}
+
+def load_builtin(name, device='cpu'):
+    """Build the named built-in network on `device`, in eval mode without grad."""
+    if name not in _builtins:
+        raise dnnlib.UserError(f'Unknown built-in network "builtin:{name}"; available: {", ".join(sorted(_builtins))}')
+    net = _builtins[name][0](device)
+    return net.eval().requires_grad_(False).to(device)
+
+#----------------------------------------------------------------------------
+# Entries. (Factories import lazily so that `import art.builtin` stays cheap.)
+
