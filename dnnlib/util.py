@@ -1,11 +1,28 @@
 # ART-EDM: learned time grids for EDM-style diffusion samplers.
 # Copyright (c) 2026 The ART-EDM authors. Released under the MIT License (see LICENSE).
 
-"""Generic utilities shared by every script: EasyDict, UserError, download cache (open_url), object
-construction by name. The public names follow NVlabs/edm's dnnlib.util (see docs/edm-spec.md §4.5)."""
+"""Generic utilities shared by every script: EasyDict, UserError, Logger, download cache (open_url),
+object construction by name. The public names and the cache layout follow NVlabs/edm's dnnlib.util
+(docs/edm-spec.md §4.5); distutils is not used (§8.4)."""
 
+import ctypes
+import fnmatch
+import hashlib
+import importlib
+import inspect
+import io
 import os
+import re
+import shutil
+import sys
 import tempfile
+import time
+import types
+import urllib.parse
+import uuid
+from typing import Any, List, Optional, Tuple, Union
+
+import numpy as np
 
 #----------------------------------------------------------------------------
 # Attribute-style dict.
@@ -30,15 +47,66 @@ class UserError(Exception):
     pass
 
 #----------------------------------------------------------------------------
+# Tee of stdout/stderr into a log file (train.py uses it with file_mode='a' on log.txt).
+
+class Logger:
+    """Redirects sys.stdout and sys.stderr to itself; writes go to the original stdout and to
+    `file_name` (if given). Usable as a context manager; close() restores the streams."""
+    def __init__(self, file_name: Optional[str] = None, file_mode: str = 'w', should_flush: bool = True):
+        self.file = open(file_name, file_mode) if file_name is not None else None
+        self.should_flush = should_flush
+        self.stdout = sys.stdout
+        self.stderr = sys.stderr
+        sys.stdout = self
+        sys.stderr = self
+
+    def __enter__(self) -> 'Logger':
+        return self
+
+    def __exit__(self, exc_type, exc_value, traceback) -> None:
+        self.close()
+
+    def write(self, text: Union[str, bytes]) -> None:
+        if isinstance(text, bytes):
+            text = text.decode()
+        if len(text) == 0: # Workaround for a bug in VSCode's debugger.
+            return
+        if self.file is not None:
+            self.file.write(text)
+        self.stdout.write(text)
+        if self.should_flush:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.file is not None:
+            self.file.flush()
+        self.stdout.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self.flush()
+        if sys.stdout is self:
+            sys.stdout = self.stdout
+        if sys.stderr is self:
+            sys.stderr = self.stderr
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+#----------------------------------------------------------------------------
 # Cache directory.
 
 _dnnlib_cache_dir = None
 
-def set_cache_dir(path):
+def set_cache_dir(path: Optional[str]) -> None:
     global _dnnlib_cache_dir
     _dnnlib_cache_dir = path
 
-def make_cache_dir_path(*paths):
+#----------------------------------------------------------------------------
+
+def make_cache_dir_path(*paths: str) -> str:
     """Priority: set_cache_dir(), $DNNLIB_CACHE_DIR, $HOME/.cache/dnnlib, %USERPROFILE%, tempdir."""
     if _dnnlib_cache_dir is not None:
         return os.path.join(_dnnlib_cache_dir, *paths)
@@ -49,3 +117,302 @@ def make_cache_dir_path(*paths):
     if 'USERPROFILE' in os.environ:
         return os.path.join(os.environ['USERPROFILE'], '.cache', 'dnnlib', *paths)
     return os.path.join(tempfile.gettempdir(), '.cache', 'dnnlib', *paths)
+
+#----------------------------------------------------------------------------
+# Small formatting / interaction helpers.
+
+def format_time(seconds: Union[int, float]) -> str:
+    """'Ns', 'Mm SSs', 'Hh MMm SSs' or 'Dd HHh MMm'."""
+    s = int(np.rint(seconds))
+    if s < 60:
+        return f'{s}s'
+    if s < 60 * 60:
+        return f'{s // 60}m {s % 60:02d}s'
+    if s < 24 * 60 * 60:
+        return f'{s // 3600}h {(s // 60) % 60:02d}m {s % 60:02d}s'
+    return f'{s // 86400}d {(s // 3600) % 24:02d}h {(s // 60) % 60:02d}m'
+
+def format_time_brief(seconds: Union[int, float]) -> str:
+    """Two most significant units: 'Ns', 'Mm SSs', 'Hh MMm', 'Dd HHh'."""
+    s = int(np.rint(seconds))
+    if s < 60:
+        return f'{s}s'
+    if s < 60 * 60:
+        return f'{s // 60}m {s % 60:02d}s'
+    if s < 24 * 60 * 60:
+        return f'{s // 3600}h {(s // 60) % 60:02d}m'
+    return f'{s // 86400}d {(s // 3600) % 24:02d}h'
+
+def strtobool(value: str) -> bool:
+    """Replacement for the removed distutils.util.strtobool."""
+    v = str(value).strip().lower()
+    if v in ('y', 'yes', 't', 'true', 'on', '1'):
+        return True
+    if v in ('n', 'no', 'f', 'false', 'off', '0'):
+        return False
+    raise ValueError(f'invalid truth value {value!r}')
+
+def ask_yes_no(question: str) -> bool:
+    """Ask on stdin until the answer parses as yes/no."""
+    while True:
+        try:
+            print(f'{question} [y/n]')
+            return strtobool(input())
+        except ValueError:
+            pass
+
+def tuple_product(t: Tuple) -> Any:
+    """Product of the elements of a tuple (1 for an empty one)."""
+    result = 1
+    for v in t:
+        result *= v
+    return result
+
+_str_to_ctype = dict(
+    uint8=ctypes.c_ubyte, uint16=ctypes.c_uint16, uint32=ctypes.c_uint32, uint64=ctypes.c_uint64,
+    int8=ctypes.c_byte, int16=ctypes.c_int16, int32=ctypes.c_int32, int64=ctypes.c_int64,
+    float32=ctypes.c_float, float64=ctypes.c_double,
+)
+
+def get_dtype_and_ctype(type_obj: Any) -> Tuple[np.dtype, Any]:
+    """(numpy dtype, ctypes type) for a type name, numpy dtype or ctypes type."""
+    if isinstance(type_obj, str):
+        type_str = type_obj
+    elif hasattr(type_obj, '__name__') and type_obj.__name__.startswith('c_'):
+        type_str = {v: k for k, v in _str_to_ctype.items()}[type_obj]
+    else:
+        type_str = np.dtype(type_obj).name
+    assert type_str in _str_to_ctype, type_str
+    dtype, ctype = np.dtype(type_str), _str_to_ctype[type_str]
+    assert dtype.itemsize == ctypes.sizeof(ctype)
+    return dtype, ctype
+
+def is_pickleable(obj: Any) -> bool:
+    import pickle
+    try:
+        with io.BytesIO() as stream:
+            pickle.dump(obj, stream)
+        return True
+    except Exception:
+        return False
+
+#----------------------------------------------------------------------------
+# Name-based object lookup and construction (config dicts carry a dotted `class_name`).
+
+def get_module_from_obj_name(obj_name: str) -> Tuple[types.ModuleType, str]:
+    """Split 'pkg.mod.attr.sub' into (imported module, 'attr.sub'), trying the longest importable
+    module prefix first. 'np.' and 'tf.' are expanded to numpy / tensorflow. A module that exists but
+    fails to import re-raises its own error instead of a misleading "not found"."""
+    obj_name = re.sub(r'^np\.', 'numpy.', obj_name)
+    obj_name = re.sub(r'^tf\.', 'tensorflow.', obj_name)
+    parts = obj_name.split('.')
+    for i in range(len(parts), 0, -1):
+        module_name, local_name = '.'.join(parts[:i]), '.'.join(parts[i:])
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as e:
+            if e.name is not None and not module_name.startswith(e.name):
+                raise # A dependency of an existing module is missing.
+            continue
+        try:
+            get_obj_from_module(module, local_name)
+        except AttributeError:
+            continue
+        return module, local_name
+    raise ImportError(f'Cannot find "{obj_name}"')
+
+def get_obj_from_module(module: types.ModuleType, obj_name: str) -> Any:
+    """Follow the dotted `obj_name` inside `module` ('' returns the module itself)."""
+    if obj_name == '':
+        return module
+    obj = module
+    for part in obj_name.split('.'):
+        obj = getattr(obj, part)
+    return obj
+
+def get_obj_by_name(name: str) -> Any:
+    module, obj_name = get_module_from_obj_name(name)
+    return get_obj_from_module(module, obj_name)
+
+def call_func_by_name(*args, func_name: str = None, **kwargs) -> Any:
+    assert func_name is not None
+    func_obj = get_obj_by_name(func_name)
+    assert callable(func_obj)
+    return func_obj(*args, **kwargs)
+
+def construct_class_by_name(*args, class_name: str = None, **kwargs) -> Any:
+    """E.g. construct_class_by_name(class_name='training.networks.EDMPrecond', **kwargs)."""
+    return call_func_by_name(*args, func_name=class_name, **kwargs)
+
+def get_module_dir_by_obj_name(obj_name: str) -> str:
+    module, _obj_name = get_module_from_obj_name(obj_name)
+    return os.path.dirname(inspect.getfile(module))
+
+def is_top_level_function(obj: Any) -> bool:
+    return callable(obj) and obj.__name__ in sys.modules[obj.__module__].__dict__
+
+def get_top_level_function_name(obj: Any) -> str:
+    assert is_top_level_function(obj)
+    module = obj.__module__
+    if module == '__main__':
+        module = os.path.splitext(os.path.basename(sys.modules[module].__file__))[0]
+    return module + '.' + obj.__name__
+
+#----------------------------------------------------------------------------
+# File-system helpers.
+
+def list_dir_recursively_with_ignore(dir_path: str, ignores: List[str] = None, add_base_to_relative: bool = False) -> List[Tuple[str, str]]:
+    """(absolute path, relative path) of every file under dir_path, skipping fnmatch `ignores`."""
+    assert os.path.isdir(dir_path)
+    base_name = os.path.basename(os.path.normpath(dir_path))
+    ignores = ignores or []
+    result = []
+    for root, dirs, files in os.walk(dir_path, topdown=True):
+        for pattern in ignores:
+            dirs[:] = [d for d in dirs if not fnmatch.fnmatch(d, pattern)]
+            files = [f for f in files if not fnmatch.fnmatch(f, pattern)]
+        abs_paths = [os.path.join(root, f) for f in files]
+        rel_paths = [os.path.relpath(p, dir_path) for p in abs_paths]
+        if add_base_to_relative:
+            rel_paths = [os.path.join(base_name, p) for p in rel_paths]
+        result += zip(abs_paths, rel_paths)
+    return result
+
+def copy_files_and_create_dirs(files: List[Tuple[str, str]]) -> None:
+    """Copy (src, dst) pairs, creating destination folders."""
+    for src, dst in files:
+        target_dir = os.path.dirname(dst)
+        if target_dir:
+            os.makedirs(target_dir, exist_ok=True)
+        shutil.copyfile(src, dst)
+
+#----------------------------------------------------------------------------
+# URLs and the download cache.
+
+def is_url(obj: Any, allow_file_urls: bool = False) -> bool:
+    """True for 'scheme://host.tld/...' strings (and file:// URLs when allowed)."""
+    if not isinstance(obj, str) or '://' not in obj:
+        return False
+    if allow_file_urls and obj.startswith('file://'):
+        return True
+    try:
+        res = urllib.parse.urlparse(obj)
+        if not res.scheme or not res.netloc or '.' not in res.netloc:
+            return False
+        res = urllib.parse.urlparse(urllib.parse.urljoin(obj, '/'))
+        if not res.scheme or not res.netloc or '.' not in res.netloc:
+            return False
+    except Exception:
+        return False
+    return True
+
+def url_md5(url: str) -> str:
+    """The cache key: md5 of the URL's UTF-8 bytes, as hex."""
+    return hashlib.md5(url.encode('utf-8')).hexdigest()
+
+def safe_file_name(name: str) -> str:
+    """Every character outside [0-9a-zA-Z-._] becomes '_', truncated to 128 characters."""
+    return re.sub(r'[^0-9a-zA-Z-._]', '_', name)[:128]
+
+def cache_file_path(url: str, cache_dir: Optional[str] = None) -> str:
+    """Where open_url stores `url` when the server sends no Content-Disposition; pre-seeding this
+    file (any name starting with '<md5>_' works) makes offline runs use it."""
+    cache_dir = cache_dir if cache_dir is not None else make_cache_dir_path('downloads')
+    return os.path.join(cache_dir, url_md5(url) + '_' + safe_file_name(url))
+
+def _url_to_local_path(url: str) -> str:
+    """file:///C:/x -> C:/x on Windows-style paths, file:///x -> /x otherwise."""
+    path = urllib.parse.unquote(urllib.parse.urlparse(url).path)
+    if re.match(r'^/[a-zA-Z]:', path):
+        path = path[1:]
+    return path
+
+def _download(session, url: str, num_attempts: int, verbose: bool) -> Tuple[bytes, str]:
+    """Fetch url with retries; returns (data, file name). One dot is printed per retry."""
+    for attempts_left in reversed(range(num_attempts)):
+        try:
+            with session.get(url, timeout=60) as res:
+                res.raise_for_status()
+                if len(res.content) == 0:
+                    raise IOError('No data received')
+                if len(res.content) < 8192:
+                    content_str = res.content.decode('utf-8', errors='replace')
+                    if 'download_warning' in res.headers.get('Set-Cookie', ''):
+                        links = [html.group(1) for html in re.finditer(r'href="([^"]+)"', content_str) if 'export=download' in html.group(1)]
+                        if len(links) == 1:
+                            url = urllib.parse.urljoin(url, links[0].replace('&amp;', '&'))
+                            raise IOError('Google Drive virus checker nag')
+                    if 'Google Drive - Quota exceeded' in content_str:
+                        raise IOError('Google Drive download quota exceeded -- please try again later')
+                match = re.search(r'filename="([^"]*)"', res.headers.get('Content-Disposition', ''))
+                return res.content, (match[1] if match else url)
+        except KeyboardInterrupt:
+            raise
+        except Exception:
+            if attempts_left == 0:
+                raise
+            if verbose:
+                print('.', end='', flush=True)
+    raise IOError('unreachable')
+
+def open_url(url: str, cache_dir: Optional[str] = None, num_attempts: int = 10, verbose: bool = True,
+             return_filename: bool = False, cache: bool = True) -> Any:
+    """Open a local path, file:// URL or http(s) URL.
+
+    Returns a binary file object (an io.BytesIO of the data for downloads), or the file name when
+    `return_filename` (requires `cache`). Downloads are cached as `<cache_dir>/<md5(url)>_<safe name>`
+    (default cache_dir: make_cache_dir_path('downloads')), written to a tmp file and renamed
+    atomically. When the download fails, raises UserError naming the URL and the cache file a user
+    can pre-seed."""
+    assert num_attempts >= 1
+    assert not (return_filename and not cache)
+
+    # Local paths and file:// URLs.
+    if not re.match('^[a-z]+://', url):
+        return url if return_filename else open(url, 'rb')
+    if url.startswith('file://'):
+        path = _url_to_local_path(url)
+        return path if return_filename else open(path, 'rb')
+    assert is_url(url), f'not a URL: {url}'
+
+    # Cached?
+    cache_dir = cache_dir if cache_dir is not None else make_cache_dir_path('downloads')
+    url_hash = url_md5(url)
+    if cache:
+        cache_files = [f for f in (os.listdir(cache_dir) if os.path.isdir(cache_dir) else []) if f.startswith(url_hash + '_')]
+        if len(cache_files) == 1:
+            filename = os.path.join(cache_dir, cache_files[0])
+            return filename if return_filename else open(filename, 'rb')
+
+    # Download.
+    import requests
+    if verbose:
+        print(f'Downloading {url} ...', end='', flush=True)
+    try:
+        with requests.Session() as session:
+            url_data, url_name = _download(session, url, num_attempts, verbose)
+    except KeyboardInterrupt:
+        raise
+    except Exception as e:
+        if verbose:
+            print(' failed', flush=True)
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise UserError(f'Cannot download {url} ({type(e).__name__}: {reason[:200]}); if you are offline, '
+            f'put the file at {cache_file_path(url, cache_dir)} (any name starting with "{url_hash}_" in that folder works)') from None
+    if verbose:
+        print(' done', flush=True)
+
+    # Save to the cache: tmp file, then an atomic rename.
+    if cache:
+        safe_name = safe_file_name(url_name)
+        cache_file = os.path.join(cache_dir, url_hash + '_' + safe_name)
+        temp_file = os.path.join(cache_dir, 'tmp_' + uuid.uuid4().hex + '_' + url_hash + '_' + safe_name)
+        os.makedirs(cache_dir, exist_ok=True)
+        with open(temp_file, 'wb') as f:
+            f.write(url_data)
+        os.replace(temp_file, cache_file)
+        if return_filename:
+            return cache_file
+
+    assert not return_filename
+    return io.BytesIO(url_data)
