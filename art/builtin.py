@@ -48,3 +48,13 @@ def load_builtin(name, device='cpu'):
 #----------------------------------------------------------------------------
 # Entries. (Factories import lazily so that `import art.builtin` stays cheap.)
 
+
+@register('gauss1d', 'N(0,1) data in 1-D with the exact denoiser D = x/(1+sigma^2): the ART paper\'s study (T = sigma_max = 3)')
+def _gauss1d(device):
+    from art.analytic import make_gauss1d # pylint: disable=import-outside-toplevel
+    return make_gauss1d(device)
+
+@register('gmm-digits', 'class-conditional Gaussians fitted to scikit-learn\'s 8x8 digits, exact posterior-mean denoiser (needs scikit-learn)')
+def _gmm_digits(device):
+    from art.analytic import make_gmm_digits # pylint: disable=import-outside-toplevel
+    return make_gmm_digits(device)

@@ -4,11 +4,17 @@
 """Metrics: error against a reference ODE solution, exact 1-D W2, and Fréchet distances.
 
 The Fréchet distance follows EDM's fid.py (docs/edm-spec.md §3): float64 sums of x and x xᵀ,
-N-1 covariance, FD = |mu1 - mu2|² + tr(S1 + S2 - 2 sqrtm(S1 S2)), real part."""
+N-1 covariance, FD = |mu1 - mu2|² + tr(S1 + S2 - 2 sqrtm(S1 S2)), real part. The feature statistics
+of an image folder/zip (EDM's calculate_inception_stats, with any detector of art/detectors.py) and of
+in-memory uint8 batches (for compare.py, no PNGs written) are computed here; fid.py stays thin."""
+
+import os
 
 import numpy as np
 import scipy.linalg
 import torch
+
+import dnnlib
 
 #----------------------------------------------------------------------------
 # Error against a high-NFE reference solution from the same latents.
@@ -58,3 +64,123 @@ class FeatureStats:
         mu = self.sum / self.n
         sigma = (self.sum_xxT - torch.outer(mu, mu) * self.n) / (self.n - 1)
         return mu.cpu().numpy(), sigma.cpu().numpy()
+
+#----------------------------------------------------------------------------
+# Feature statistics of in-memory uint8 image batches (each rank passes its own share).
+
+def _features(detector, images, device):
+    images = torch.as_tensor(images)
+    if images.ndim == 3: # [N,H,W] grey images -> [N,1,H,W]
+        images = images[:, None]
+    if images.dtype != torch.uint8:
+        raise ValueError(f'detector input must be uint8 images, got {images.dtype}')
+    if images.shape[1] == 1:
+        images = images.repeat([1, 3, 1, 1])
+    return detector(images.to(device), return_features=True).to(torch.float64)
+
+def stats_from_batches(detector, batches, device='cpu', dim=None):
+    """Mean and N-1 covariance (float64 numpy) of `detector` features over an iterable of uint8 NCHW
+    (or NHW) batches. Under torch.distributed, every rank passes its own images and the sums are
+    all-reduced; `dim` (the feature dimension) is then required when a rank may get no batch."""
+    stats = None if dim is None else FeatureStats(dim, device)
+    for images in batches:
+        if len(images) == 0:
+            continue
+        features = _features(detector, images, device)
+        if stats is None:
+            stats = FeatureStats(features.shape[1], device)
+        stats.append(features)
+    if stats is None:
+        raise dnnlib.UserError('No images to compute statistics of')
+    stats.all_reduce()
+    if stats.n < 2:
+        raise dnnlib.UserError(f'Found {stats.n} images, but need at least 2 to compute statistics')
+    return stats.mean_cov()
+
+#----------------------------------------------------------------------------
+# Feature statistics of an image folder or zip (EDM's calculate_inception_stats, any detector).
+
+def stats_from_images(image_path, detector, num_expected=None, seed=0, max_batch_size=64,
+    num_workers=3, prefetch_factor=2, device='cpu', verbose=True):
+    """EDM's procedure: (random subset of) the images of a folder/zip, split over ranks like
+    generate.py, 1-channel images repeated to 3, float64 sums, all_reduce, N-1 covariance."""
+    import tqdm
+    from torch_utils import distributed as dist
+    from training.dataset import ImageFolderDataset, reraise_worker_error
+    from art.detectors import feature_dim
+
+    rank, world_size = dist.get_rank(), dist.get_world_size()
+    if verbose:
+        dist.print0(f'Loading images from "{image_path}"...')
+    dataset_obj = ImageFolderDataset(path=image_path, max_size=num_expected, random_seed=seed)
+    if num_expected is not None and len(dataset_obj) < num_expected:
+        raise dnnlib.UserError(f'Found {len(dataset_obj)} images, but expected at least {num_expected}')
+    if len(dataset_obj) < 2:
+        raise dnnlib.UserError(f'Found {len(dataset_obj)} images, but need at least 2 to compute statistics')
+    dim = feature_dim(detector, dataset_obj.image_shape, device)
+
+    # Same split as generate.py: equal numbers of (possibly empty) batches on every rank.
+    num_batches = ((len(dataset_obj) - 1) // (max_batch_size * world_size) + 1) * world_size
+    all_batches = torch.arange(len(dataset_obj)).tensor_split(num_batches)
+    rank_batches = all_batches[rank :: world_size]
+    loader_kwargs = dict(num_workers=num_workers, prefetch_factor=prefetch_factor) if num_workers > 0 else {}
+    data_loader = torch.utils.data.DataLoader(dataset_obj, batch_sampler=rank_batches, **loader_kwargs)
+
+    if verbose:
+        dist.print0(f'Calculating statistics for {len(dataset_obj)} images...')
+    stats = FeatureStats(dim, device)
+    try:
+        for images, _labels in tqdm.tqdm(data_loader, unit='batch', disable=(rank != 0 or not verbose)):
+            dist.barrier()
+            if images.shape[0] == 0:
+                continue
+            stats.append(_features(detector, images, device))
+    except dnnlib.UserError as e:
+        reraise_worker_error(e)
+    stats.all_reduce()
+    return stats.mean_cov()
+
+#----------------------------------------------------------------------------
+# Reference statistics files: mu, sigma and the label of the detector that made them.
+
+def save_ref(dest_path, mu, sigma, detector='FID', **meta):
+    """np.savez(dest, mu=, sigma=, detector=) after makedirs, like EDM's `fid.py ref` (plus the label)."""
+    if os.path.dirname(dest_path):
+        os.makedirs(os.path.dirname(dest_path), exist_ok=True)
+    np.savez(dest_path, mu=mu, sigma=sigma, detector=np.array(detector), **{k: np.array(v) for k, v in meta.items()})
+
+def load_ref(ref_path, label=None, verbose=True):
+    """Load reference statistics from a path or URL as a dict with 'mu', 'sigma' and 'detector'
+    (files without that key, such as EDM's official refs, are Inception statistics: 'FID').
+    With `label`, a ref made with another detector is a UserError."""
+    is_url = dnnlib.util.is_url(ref_path, allow_file_urls=True)
+    if not is_url and not os.path.isfile(ref_path):
+        raise dnnlib.UserError(f'Reference statistics "{ref_path}" not found: pass an existing .npz (made with "fid.py ref") or a URL')
+    try:
+        with dnnlib.util.open_url(ref_path, verbose=verbose) as f:
+            ref = dict(np.load(f))
+    except Exception as e:
+        if is_url and not ref_path.startswith('file://'):
+            from art.detectors import _cache_hint
+            raise dnnlib.UserError(f'Cannot download reference statistics {ref_path} ({type(e).__name__}); offline, '
+                                   f'put the .npz at "{_cache_hint(ref_path)}" or pass --ref=PATH') from None
+        raise dnnlib.UserError(f'Cannot read reference statistics "{ref_path}" ({type(e).__name__}): pass an .npz made with "fid.py ref"') from None
+    if 'mu' not in ref or 'sigma' not in ref:
+        raise dnnlib.UserError(f'Reference statistics "{ref_path}" lack "mu"/"sigma": pass an .npz made with "fid.py ref"')
+    ref['detector'] = str(ref['detector']) if 'detector' in ref else 'FID'
+    if label is not None and ref['detector'] != label:
+        raise dnnlib.UserError(f'Reference statistics "{ref_path}" were computed for {ref["detector"]}, but the detector gives {label}: '
+                               'use the same --detector as for "fid.py ref"')
+    return ref
+
+#----------------------------------------------------------------------------
+# Exact W2 of the Euler sampler on Gaussian data N(0, s_d²) (art-paper §1.5).
+
+def w2_gauss_euler(sigmas, sigma_data=1.0):
+    """Exact W2 between the Euler output on the grid `sigmas` (descending, last 0) and N(0, s_d²).
+
+    With D = x s_d²/(s_d²+σ²) the Euler map is linear, x_K = c x_0 with c = Π_i (1 + (σ_{i+1}-σ_i) σ_i/(s_d²+σ_i²)),
+    and x_0 ~ N(0, s_d² + σ_0²), so W2 = |c sqrt(s_d² + σ_0²) - s_d| (the paper's 1-D Table 1 metric)."""
+    s = np.asarray(sigmas, dtype=np.float64)
+    c = np.prod(1 + (s[1:] - s[:-1]) * s[:-1] / (sigma_data ** 2 + s[:-1] ** 2))
+    return float(abs(c * np.sqrt(sigma_data ** 2 + s[0] ** 2) - sigma_data))

@@ -1,0 +1,165 @@
+# ART-EDM: learned time grids for EDM-style diffusion samplers.
+# Copyright (c) 2026 The ART-EDM authors. Released under the MIT License (see LICENSE).
+
+"""The ART error objective: the PF-ODE field F and the trajectory curvature Q (art-paper §1.3).
+
+With the EDM parameterisation (f = 0, g² = 2σ, σ(τ) = τ) the probability-flow ODE reads
+dx/dσ = F(x; σ) := (x - D(x; σ)) / σ, and the curvature of v1 eq. 8 becomes
+
+    Q(x; σ) = dF/dσ along the flow = -(1/σ) · dD/dσ|flow,   dD/dσ|flow = J_D · ((x - D)/σ, 1),
+
+i.e. ONE Jacobian-vector product of the denoiser in the direction (δx, δσ) = ((x - D)/σ, 1).
+(The paper's backward field on the ψ-clock is -F and its Q has the opposite sign; only |Q| is used.)
+For Gaussian data N(0, s_d²): Q = x s_d² / (s_d² + σ²)², the closed form used in the tests.
+
+Three interchangeable backends compute the JVP:
+  'forward'  forward-mode AD (torch.func.jvp); one forward + one dual pass.
+  'backward' double-backward JVP: J v = d/du <J^T u, v> (two reverse passes); works with custom
+             torch.autograd.Function ops whose backward is built from differentiable torch ops.
+  'fd'       central finite difference D(x ± h δx; σ ± h), h = fd_eps · σ; any network.
+  'auto'     tries 'forward' and, when the network rejects it (e.g. a custom autograd.Function
+             without functorch support, as in EDM's AttentionOp), falls back to 'backward', then
+             to 'fd'. The choice is remembered per network and logged once.
+
+Entry points (docs/interfaces.md): denoiser_field(), curvature(), and field_and_curvature() which
+returns (D, F, Q) from the evaluations the JVP needs anyway (used by art.rl / art.closed_form).
+"""
+
+import warnings
+import weakref
+
+import torch
+
+import dnnlib
+
+BACKENDS = ('auto', 'forward', 'backward', 'fd')
+
+_auto_choice = weakref.WeakKeyDictionary()  # net -> backend chosen by 'auto'
+
+#----------------------------------------------------------------------------
+# Helpers.
+
+def _expand_sigma(sigma, x):
+    """sigma as a [B] tensor in x's dtype (accepts python floats, 0-dim and [B] tensors)."""
+    sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device)
+    return sigma.reshape(-1).expand(x.shape[0]).clone() if sigma.numel() == 1 else sigma.reshape(x.shape[0])
+
+def _bcast(sigma, x):
+    return sigma.reshape([-1] + [1] * (x.ndim - 1))
+
+def _call(net, x, sigma, class_labels):
+    return net(x, sigma, class_labels).to(x.dtype)
+
+#----------------------------------------------------------------------------
+# F(x; σ) = (x - D(x; σ)) / σ.
+
+def denoiser_field(net, x, sigma, class_labels=None):
+    """The EDM PF-ODE field dx/dσ = (x - D(x; σ))/σ, in x's dtype (art-paper §1.1)."""
+    sigma = _expand_sigma(sigma, x)
+    with torch.no_grad():
+        D = _call(net, x, sigma, class_labels)
+    return (x - D) / _bcast(sigma, x)
+
+#----------------------------------------------------------------------------
+# dD/dσ along the flow, per backend. Each returns (D, dD) for the direction (v_x, 1).
+
+def _jvp_forward(net, x, sigma, v_x, class_labels):
+    fn = lambda x_, s_: _call(net, x_, s_, class_labels)
+    with torch.no_grad():
+        D, dD = torch.func.jvp(fn, (x, sigma), (v_x, torch.ones_like(sigma)))
+    return D, dD
+
+def _jvp_backward(net, x, sigma, v_x, class_labels):
+    with torch.enable_grad():
+        x_ = x.detach().requires_grad_(True)
+        s_ = sigma.detach().requires_grad_(True)
+        D = _call(net, x_, s_, class_labels)
+        u = torch.zeros_like(D, requires_grad=True)
+        g_x, g_s = torch.autograd.grad(D, (x_, s_), grad_outputs=u, create_graph=True, allow_unused=True)
+        if g_x is None and g_s is None:
+            return D.detach(), torch.zeros_like(D)
+        inner = 0
+        if g_x is not None:
+            inner = inner + (g_x * v_x).sum()
+        if g_s is not None:
+            inner = inner + g_s.sum()
+        (dD,) = torch.autograd.grad(inner, u, allow_unused=True)
+    return D.detach(), (torch.zeros_like(D) if dD is None else dD.detach())
+
+def _jvp_fd(net, x, sigma, v_x, class_labels, fd_eps=1e-3):
+    h = fd_eps * sigma
+    hb = _bcast(h, x)
+    with torch.no_grad():
+        D_plus = _call(net, x + hb * v_x, sigma + h, class_labels)
+        D_minus = _call(net, x - hb * v_x, sigma - h, class_labels)
+    return None, (D_plus - D_minus) / (2 * hb)
+
+_JVP = {'forward': _jvp_forward, 'backward': _jvp_backward, 'fd': _jvp_fd}
+
+#----------------------------------------------------------------------------
+# (D, F, Q) at (x, σ).
+
+def field_and_curvature(net, x, sigma, class_labels=None, backend='auto', D=None, fd_eps=1e-3):
+    """Return (D, F, Q): the denoiser output, F = (x - D)/σ and Q = -(1/σ) J_D·(F, 1), all shaped like x.
+
+    `sigma` may be a float, a 0-dim or a [B] tensor (> 0). `D` may be passed when already known."""
+    if backend not in BACKENDS:
+        raise dnnlib.UserError(f'Unknown Q backend "{backend}"; choose one of {", ".join(BACKENDS)}')
+    sigma = _expand_sigma(sigma, x)
+    if D is None:
+        with torch.no_grad():
+            D = _call(net, x, sigma, class_labels)
+    sb = _bcast(sigma, x)
+    F = (x - D) / sb
+    if backend == 'auto':
+        backend, dD = _auto_jvp(net, x, sigma, F, class_labels, fd_eps)
+    elif backend == 'fd':
+        _, dD = _jvp_fd(net, x, sigma, F, class_labels, fd_eps=fd_eps)
+    else:
+        _, dD = _JVP[backend](net, x, sigma, F, class_labels)
+    Q = -dD / sb
+    return D, F, Q
+
+def _auto_jvp(net, x, sigma, v_x, class_labels, fd_eps):
+    key = net if isinstance(net, torch.nn.Module) else None
+    chosen = _auto_choice.get(key) if key is not None else None
+    order = [chosen] if chosen is not None else ['forward', 'backward', 'fd']
+    errors = []
+    for backend in order:
+        try:
+            if backend == 'fd':
+                _, dD = _jvp_fd(net, x, sigma, v_x, class_labels, fd_eps=fd_eps)
+            else:
+                _, dD = _JVP[backend](net, x, sigma, v_x, class_labels)
+        except Exception as e: # pylint: disable=broad-except
+            if chosen is not None:
+                raise
+            errors.append(f'{backend}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}')
+            continue
+        if chosen is None and key is not None:
+            _auto_choice[key] = backend
+            if errors:
+                warnings.warn(f'Q backend "auto" uses "{backend}" for {type(net).__name__} ({"; ".join(errors)})', stacklevel=3)
+        return backend, dD
+    raise RuntimeError('No Q backend works for this network: ' + '; '.join(errors))
+
+def auto_backend(net):
+    """The backend that 'auto' settled on for `net` (None before the first call)."""
+    return _auto_choice.get(net)
+
+#----------------------------------------------------------------------------
+# Q alone.
+
+def curvature(net, x, sigma, class_labels=None, backend='auto', fd_eps=1e-3):
+    """Trajectory curvature Q(x; σ) = -(1/σ) dD/dσ along the PF-ODE (art-paper §1.3), shaped like x."""
+    return field_and_curvature(net, x, sigma, class_labels, backend=backend, fd_eps=fd_eps)[2]
+
+#----------------------------------------------------------------------------
+# |Q| per sample, optionally per-dimension normalised (|Q| / sqrt(d)).
+
+def curvature_norm(Q, per_dim=True):
+    """Euclidean norm of Q per sample ([B]); divided by sqrt(d) when per_dim (art-paper §4 item 2)."""
+    q = Q.flatten(1).to(torch.float64).norm(dim=1)
+    return q / (Q[0].numel() ** 0.5) if per_dim else q
+
+#----------------------------------------------------------------------------
