@@ -1,0 +1,233 @@
+# ART-EDM: learned time grids for EDM-style diffusion samplers.
+# Copyright (c) 2026 The ART-EDM authors. Released under the MIT License (see LICENSE).
+
+"""The one ODE/SDE solver core used by generate.py, train_art.py and compare.py.
+
+- `sample()`: Euler or Heun on an arbitrary sigma grid, exactly EDM's Algorithm 2 (Karras et al.
+  2022; edm-spec.md §2.5) including churn (S_churn, S_min, S_max, S_noise). Float64 state, the net
+  called on a 0-dim float64 sigma, exactly one randn_like per step (even when gamma = 0), no Heun
+  correction on the last step to sigma = 0, so NFE = 2K-1 (heun) or K (euler).
+- `ablation_sample()`: EDM's generalised Algorithm 1 (edm-spec.md §2.6): sigma(t) in vp|ve|linear,
+  scaling s(t) in vp|none, the Heun parameter alpha, with the same per-step draw order.
+- `StackedRandomGenerator`: one torch.Generator per seed (spec §2.3).
+
+Efficiency: every per-step scalar (gamma, t_hat, the noise coefficient, step sizes) is computed
+once, vectorised over the grid on the latents' device, so the loop does no host round-trip.
+"""
+
+import math
+
+import numpy as np
+import torch
+
+import dnnlib
+from art.schedules import get_sigmas, sigma_range, is_schedule_path, vp_beta_refit, vp_sigma, vp_sigma_deriv, vp_sigma_inv
+
+SOLVERS = ('euler', 'heun')
+SIGMA_SCHEDULES = ('vp', 've', 'linear')
+SCALINGS = ('vp', 'none')
+
+#----------------------------------------------------------------------------
+# NFE of K steps on a grid ending in 0.
+
+def count_nfe(solver, num_steps):
+    if solver not in SOLVERS:
+        raise dnnlib.UserError(f'Unknown solver "{solver}"; choose one of {", ".join(SOLVERS)}')
+    return 2 * int(num_steps) - 1 if solver == 'heun' else int(num_steps)
+
+#----------------------------------------------------------------------------
+# Per-seed random number generators, stacked along the batch (spec §2.3).
+
+class StackedRandomGenerator:
+    """One torch.Generator per seed, seeded with seed % 2**32. Every draw makes one call per
+    generator with the per-sample shape size[1:] and stacks the results, so a sample's numbers do
+    not depend on the batch it is in."""
+    def __init__(self, device, seeds):
+        super().__init__()
+        self.generators = [torch.Generator(device).manual_seed(int(seed) % (1 << 32)) for seed in seeds]
+
+    def randn(self, size, **kwargs):
+        assert size[0] == len(self.generators)
+        return torch.stack([torch.randn(size[1:], generator=gen, **kwargs) for gen in self.generators])
+
+    def randn_like(self, input):
+        return self.randn(input.shape, dtype=input.dtype, layout=input.layout, device=input.device)
+
+    def randint(self, *args, size, **kwargs):
+        assert size[0] == len(self.generators)
+        return torch.stack([torch.randint(*args, size=size[1:], generator=gen, **kwargs) for gen in self.generators])
+
+#----------------------------------------------------------------------------
+
+def _as_grid(sigmas, device):
+    sigmas = torch.as_tensor(sigmas, dtype=torch.float64).to(device)
+    if sigmas.ndim != 1 or sigmas.numel() < 2:
+        raise dnnlib.UserError('The sigma grid must be a 1-D list of at least 2 values ending in 0')
+    return sigmas
+
+def _churn_gammas(sigma_cur, num_steps, S_churn, S_min, S_max):
+    """gamma_i = min(S_churn/N, sqrt(2)-1) where S_min <= sigma_i <= S_max, else 0 (float64, on device)."""
+    gamma = min(S_churn / num_steps, np.sqrt(2) - 1)
+    inside = (sigma_cur >= S_min) & (sigma_cur <= S_max)
+    return torch.where(inside, torch.full_like(sigma_cur, gamma), torch.zeros_like(sigma_cur))
+
+#----------------------------------------------------------------------------
+# EDM Algorithm 2 on an arbitrary grid.
+
+def sample(net, latents, sigmas, class_labels=None, *, solver='heun', randn_like=torch.randn_like,
+           S_churn=0, S_min=0, S_max=float('inf'), S_noise=1, return_nfe=False):
+    """Integrate the probability-flow ODE (plus optional churn) from sigmas[0] down to sigmas[-1] = 0.
+
+    latents: [B,C,H,W] N(0,1) (scaled by sigmas[0] here). sigmas: K+1 decreasing noise levels
+    ending in 0 (see art.schedules.get_sigmas; they are used as given, not re-rounded).
+    Returns the float64 samples (and the NFE used when return_nfe=True)."""
+    if solver not in SOLVERS:
+        raise dnnlib.UserError(f'Unknown solver "{solver}"; choose one of {", ".join(SOLVERS)}')
+    t_steps = _as_grid(sigmas, latents.device)
+    num_steps = t_steps.numel() - 1
+    t_cur_all, t_next_all = t_steps[:-1], t_steps[1:]
+
+    # Per-step scalars, vectorised (elementwise identical to EDM's per-step 0-dim arithmetic).
+    gammas = _churn_gammas(t_cur_all, num_steps, S_churn, S_min, S_max)
+    t_hat_all = torch.as_tensor(net.round_sigma(t_cur_all + gammas * t_cur_all)).to(torch.float64)
+    noise_coef = (t_hat_all ** 2 - t_cur_all ** 2).sqrt() * S_noise
+    h_all = t_next_all - t_hat_all
+
+    nfe = 0
+    x_next = latents.to(torch.float64) * t_steps[0]
+    for i in range(num_steps):
+        x_cur = x_next
+        t_hat, t_next, h = t_hat_all[i], t_next_all[i], h_all[i]
+
+        # Increase noise temporarily (one draw per step, always).
+        x_hat = x_cur + noise_coef[i] * randn_like(x_cur)
+
+        # Euler step.
+        denoised = net(x_hat, t_hat, class_labels).to(torch.float64)
+        nfe += 1
+        d_cur = (x_hat - denoised) / t_hat
+        x_next = x_hat + h * d_cur
+
+        # 2nd order correction, except on the last step (to sigma = 0).
+        if solver == 'heun' and i < num_steps - 1:
+            denoised = net(x_next, t_next, class_labels).to(torch.float64)
+            nfe += 1
+            d_prime = (x_next - denoised) / t_next
+            x_next = x_hat + h * (0.5 * d_cur + 0.5 * d_prime)
+
+    return (x_next, nfe) if return_nfe else x_next
+
+#----------------------------------------------------------------------------
+# sigma(t), sigma'(t), sigma^-1 and s(t), s'(t) of EDM's ablation sampler (spec §2.6).
+
+def _sigma_fns(sigma_schedule, beta_d, beta_min):
+    if sigma_schedule == 'vp':
+        return (lambda t: vp_sigma(t, beta_d, beta_min), lambda t: vp_sigma_deriv(t, beta_d, beta_min),
+                lambda s: vp_sigma_inv(s, beta_d, beta_min))
+    if sigma_schedule == 've':
+        return (lambda t: t ** 0.5, lambda t: 0.5 / t ** 0.5, lambda s: s ** 2)
+    return (lambda t: t, lambda t: torch.ones_like(t), lambda s: s)
+
+def _scaling_fns(scaling, sigma, sigma_deriv):
+    if scaling == 'vp':
+        s = lambda t: 1 / (1 + sigma(t) ** 2).sqrt()
+        return s, (lambda t: -sigma(t) * sigma_deriv(t) * (s(t) ** 3))
+    return (lambda t: torch.ones_like(t)), (lambda t: torch.zeros_like(t))
+
+#----------------------------------------------------------------------------
+# EDM's ablation sampler on an arbitrary grid.
+
+def ablation_sample(net, latents, sigmas, class_labels=None, *, randn_like=torch.randn_like,
+                    solver='heun', sigma_schedule='linear', scaling='none', alpha=1, epsilon_s=1e-3,
+                    sigma_min=None, sigma_max=None, S_churn=0, S_min=0, S_max=float('inf'), S_noise=1,
+                    return_nfe=False):
+    """Generalised Algorithm 1 of EDM with churn: x(t) = s(t) * (y + sigma(t) n).
+
+    sigmas: K+1 grid (noise levels, last 0) as from art.schedules.get_sigmas; the time steps are
+    t_i = sigma^-1(sigmas[i]), t_K = 0. sigma_min/sigma_max (default: the grid's ends) set the VP
+    beta refit used by sigma_schedule='vp' (EDM passes the resolved range, not the grid's ends).
+    With (heun, linear, none, alpha=1) this equals `sample()` up to float64 rounding."""
+    assert solver in SOLVERS and sigma_schedule in SIGMA_SCHEDULES and scaling in SCALINGS
+    if not alpha > 0:
+        raise dnnlib.UserError(f'alpha must be positive, got {alpha}')
+    grid = _as_grid(sigmas, latents.device)
+    num_steps = grid.numel() - 1
+    sigma_min = float(grid[-2]) if sigma_min is None else float(sigma_min)
+    sigma_max = float(grid[0]) if sigma_max is None else float(sigma_max)
+    beta_d, beta_min = vp_beta_refit(sigma_min, sigma_max, epsilon_s)
+    sigma, sigma_deriv, sigma_inv = _sigma_fns(sigma_schedule, beta_d, beta_min)
+    s, s_deriv = _scaling_fns(scaling, sigma, sigma_deriv)
+
+    def deriv(x, t, denoised):
+        return (sigma_deriv(t) / sigma(t) + s_deriv(t) / s(t)) * x - sigma_deriv(t) * s(t) / sigma(t) * denoised
+
+    # Time steps and per-step scalars, vectorised on the device.
+    t_steps = torch.cat([sigma_inv(grid[:-1]), torch.zeros_like(grid[:1])])
+    t_cur_all, t_next_all = t_steps[:-1], t_steps[1:]
+    sigma_cur = sigma(t_cur_all)
+    gammas = _churn_gammas(sigma_cur, num_steps, S_churn, S_min, S_max)
+    t_hat_all = sigma_inv(torch.as_tensor(net.round_sigma(sigma_cur + gammas * sigma_cur)).to(torch.float64))
+    s_ratio = s(t_hat_all) / s(t_cur_all)
+    noise_coef = (sigma(t_hat_all) ** 2 - sigma_cur ** 2).clip(min=0).sqrt() * s(t_hat_all) * S_noise
+    h_all = t_next_all - t_hat_all
+    t_prime_all = t_hat_all + alpha * h_all
+
+    nfe = 0
+    x_next = latents.to(torch.float64) * (sigma(t_steps[0]) * s(t_steps[0]))
+    for i in range(num_steps):
+        x_cur = x_next
+        t_hat, h = t_hat_all[i], h_all[i]
+        x_hat = s_ratio[i] * x_cur + noise_coef[i] * randn_like(x_cur)
+
+        # Euler step.
+        denoised = net(x_hat / s(t_hat), sigma(t_hat), class_labels).to(torch.float64)
+        nfe += 1
+        d_cur = deriv(x_hat, t_hat, denoised)
+        if solver == 'euler' or i == num_steps - 1:
+            x_next = x_hat + h * d_cur
+            continue
+
+        # Heun-type 2nd order step with parameter alpha.
+        t_prime = t_prime_all[i]
+        x_prime = x_hat + alpha * h * d_cur
+        denoised = net(x_prime / s(t_prime), sigma(t_prime), class_labels).to(torch.float64)
+        nfe += 1
+        d_prime = deriv(x_prime, t_prime, denoised)
+        x_next = x_hat + h * ((1 - 1 / (2 * alpha)) * d_cur + 1 / (2 * alpha) * d_prime)
+
+    return (x_next, nfe) if return_nfe else x_next
+
+#----------------------------------------------------------------------------
+# EDM's two sampler functions, with EDM's signatures and defaults (spec §2.5-2.6), built on the
+# grid generator and the two solvers above. generate.py calls these.
+
+def edm_sampler(net, latents, class_labels=None, randn_like=torch.randn_like, num_steps=18,
+                sigma_min=0.002, sigma_max=80, rho=7, S_churn=0, S_min=0, S_max=float('inf'), S_noise=1,
+                schedule='edm', solver='heun', log=None, return_nfe=False):
+    """EDM's `edm_sampler`: the rho-grid (or any `schedule` of art.schedules), clamped to the net's
+    range and rounded, then Algorithm 2. `solver='euler'` is an extension."""
+    sigmas = get_sigmas(schedule, num_steps, net=net, sigma_min=sigma_min, sigma_max=sigma_max, rho=rho,
+        device=latents.device, log=log)
+    return sample(net, latents, sigmas, class_labels, solver=solver, randn_like=randn_like,
+        S_churn=S_churn, S_min=S_min, S_max=S_max, S_noise=S_noise, return_nfe=return_nfe)
+
+def ablation_sampler(net, latents, class_labels=None, randn_like=torch.randn_like, num_steps=18,
+                     sigma_min=None, sigma_max=None, rho=7, solver='heun', discretization='edm',
+                     schedule='linear', scaling='none', epsilon_s=1e-3, C_1=0.001, C_2=0.008, M=1000,
+                     alpha=1, S_churn=0, S_min=0, S_max=float('inf'), S_noise=1, log=None, return_nfe=False):
+    """EDM's `ablation_sampler` (spec §2.6). `schedule` is EDM's sigma(t) choice (vp|ve|linear);
+    `discretization` is any grid of art.schedules (vp|ve|iddpm|edm as in EDM, or uniform|logsnr|a
+    schedule file). The VP beta refit uses the resolved noise range, as EDM does."""
+    if solver not in SOLVERS or schedule not in SIGMA_SCHEDULES or scaling not in SCALINGS:
+        raise dnnlib.UserError(f'Invalid ablation choice solver={solver}, sigma schedule={schedule}, scaling={scaling}')
+    sigmas = get_sigmas(discretization, num_steps, net=net, sigma_min=sigma_min, sigma_max=sigma_max, rho=rho,
+        device=latents.device, epsilon_s=epsilon_s, C_1=C_1, C_2=C_2, M=M, log=log)
+    if is_schedule_path(discretization):
+        sigma_min = sigma_max = None # the file's own ends
+    else:
+        sigma_min, sigma_max = sigma_range(discretization, net, sigma_min, sigma_max, epsilon_s)
+    return ablation_sample(net, latents, sigmas, class_labels, randn_like=randn_like, solver=solver,
+        sigma_schedule=schedule, scaling=scaling, alpha=alpha, epsilon_s=epsilon_s, sigma_min=sigma_min,
+        sigma_max=sigma_max, S_churn=S_churn, S_min=S_min, S_max=S_max, S_noise=S_noise, return_nfe=return_nfe)
+
+#----------------------------------------------------------------------------
