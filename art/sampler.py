@@ -75,12 +75,13 @@ def _churn_gammas(sigma_cur, num_steps, S_churn, S_min, S_max):
 # EDM Algorithm 2 on an arbitrary grid.
 
 def sample(net, latents, sigmas, class_labels=None, *, solver='heun', randn_like=torch.randn_like,
-           S_churn=0, S_min=0, S_max=float('inf'), S_noise=1, return_nfe=False):
+           S_churn=0, S_min=0, S_max=float('inf'), S_noise=1, return_nfe=False, callback=None):
     """Integrate the probability-flow ODE (plus optional churn) from sigmas[0] down to sigmas[-1] = 0.
 
     latents: [B,C,H,W] N(0,1) (scaled by sigmas[0] here). sigmas: K+1 decreasing noise levels
     ending in 0 (see art.schedules.get_sigmas; they are used as given, not re-rounded).
-    Returns the float64 samples (and the NFE used when return_nfe=True)."""
+    Returns the float64 samples (and the NFE used when return_nfe=True).
+    callback(i, t_next, x_next), when given, sees the state after every step (trajectories)."""
     if solver not in SOLVERS:
         raise dnnlib.UserError(f'Unknown solver "{solver}"; choose one of {", ".join(SOLVERS)}')
     t_steps = _as_grid(sigmas, latents.device)
@@ -114,6 +115,8 @@ def sample(net, latents, sigmas, class_labels=None, *, solver='heun', randn_like
             nfe += 1
             d_prime = (x_next - denoised) / t_next
             x_next = x_hat + h * (0.5 * d_cur + 0.5 * d_prime)
+        if callback is not None:
+            callback(i, t_next, x_next)
 
     return (x_next, nfe) if return_nfe else x_next
 
