@@ -58,3 +58,14 @@ def _gauss1d(device):
 def _gmm_digits(device):
     from art.analytic import make_gmm_digits # pylint: disable=import-outside-toplevel
     return make_gmm_digits(device)
+
+@register('mnist-dit', 'pretrained class-conditional DiT for 28x28 MNIST, EDM-preconditioned (needs the shared weights/edm-dit-mnist-11000.npz or $ART_MNIST_DIT)')
+def _mnist_dit(device):
+    from training.dit import load_dit_npz # pylint: disable=import-outside-toplevel
+    env = os.environ.get('ART_MNIST_DIT')
+    root = shared_dir()
+    path = pathlib.Path(env) if env else (root / 'weights' / 'edm-dit-mnist-11000.npz' if root is not None else None)
+    if path is None or not path.is_file():
+        where = f'$ART_MNIST_DIT={env} does not exist' if env else 'edm-dit-mnist-11000.npz not found'
+        raise dnnlib.UserError(f'builtin:mnist-dit: {where}; put the file at <shared>/weights/ (<shared> = $ART_SHARED_DIR or ../shared) or set ART_MNIST_DIT=/path/to/edm-dit-mnist-11000.npz')
+    return load_dit_npz(path, device)
