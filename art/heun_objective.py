@@ -156,11 +156,69 @@ def closed_form_nodes(sigma_fine, rbar, num_nodes, p=3, floor=1e-3):
 # The surrogate value of a grid: sum_i rbar(sigma_i) |h_i|^p (the discrete eq. 10), for diagnostics.
 
 def surrogate_error(sigmas, sigma_fine, rbar, p=3):
-    """Sum over the steps of a descending grid (a trailing 0 is ignored) of rbar(sigma_i) |sigma_{i+1}-sigma_i|^p,
-    with rbar interpolated in log sigma."""
+    """Sum over the steps of a descending grid (a trailing 0 is ignored) of rbar |sigma_{i+1}-sigma_i|^p, with
+    rbar interpolated in log sigma at the geometric midpoint of each step (same leading order as eq. 9)."""
     s = np.asarray(sigmas, np.float64)
     s = s[s > 0]
     sf = np.asarray(sigma_fine, np.float64)
     order = np.argsort(sf)
-    r_at = np.interp(np.log(s[:-1]), np.log(sf[order]), np.asarray(rbar, np.float64)[order])
+    mid = 0.5 * (np.log(s[:-1]) + np.log(s[1:]))
+    r_at = np.interp(mid, np.log(sf[order]), np.asarray(rbar, np.float64)[order])
     return float(np.sum(r_at * np.abs(np.diff(s)) ** p))
+
+#----------------------------------------------------------------------------
+# States of the PF-ODE trajectories at every node of a grid (the project's sampler, via its callback).
+
+def trajectory(net, latents, sigmas, class_labels=None, *, solver='heun'):
+    """[K+1, B, ...] float64 states at sigmas[0..K] (the last one is the sample at sigma = 0), from
+    art.sampler.sample on the given grid (K+1 sigmas ending in 0)."""
+    from art.sampler import sample # pylint: disable=import-outside-toplevel
+    sigmas = torch.as_tensor(sigmas, dtype=torch.float64, device=latents.device)
+    states = [latents.to(torch.float64) * sigmas[0]]
+    sample(net, latents, sigmas, class_labels, solver=solver, callback=lambda i, t, x: states.append(x))
+    return torch.stack(states)
+
+#----------------------------------------------------------------------------
+# Time-only profile rbar(sigma) = E r(x(sigma), sigma) along trajectories from warm-up latents.
+
+def error_profile(net, *, kind='heun', beta=1.0, num_points=40, num_warmup=64, seed=1000000, batch=64,
+                  backend='fd', rel_step=0.05, sigma_min=None, sigma_max=None, device='cpu', class_labels=None):
+    """(sigma_fine, rbar): the mean running cost on a fine EDM rho=7 grid of `num_points` nodes from
+    sigma_max to sigma_min, along Heun trajectories on that grid from `num_warmup` warm-up latents."""
+    from art.peers import warmup_latents, _range # pylint: disable=import-outside-toplevel
+    from art.schedules import get_sigmas # pylint: disable=import-outside-toplevel
+    lo, hi = _range(net, sigma_min, sigma_max)
+    fine = get_sigmas('edm', num_points, net=net, sigma_min=lo, sigma_max=hi, device=device)
+    latents = warmup_latents(net, num_warmup, seed, device)
+    labels = class_labels
+    if labels is None and net.label_dim:
+        gen = torch.Generator(device=device).manual_seed(seed)
+        labels = torch.eye(net.label_dim, device=device)[torch.randint(net.label_dim, size=[num_warmup], device=device, generator=gen)]
+    total = torch.zeros(num_points, dtype=torch.float64)
+    for b0 in range(0, num_warmup, batch):
+        z = latents[b0:b0 + batch]
+        lab = None if labels is None else labels[b0:b0 + batch]
+        xs = trajectory(net, z, fine, lab)
+        for i in range(num_points):
+            total[i] += running_cost(net, xs[i], fine[i], lab, kind=kind, beta=beta, backend=backend, rel_step=rel_step).sum().cpu()
+    return fine[:-1].cpu().numpy(), (total / num_warmup).numpy()
+
+#----------------------------------------------------------------------------
+# Solver-aware closed form as a schedule dict (train_art.py --method=art-heun / art-heun-D / art-heun-w).
+
+def fit(net, num_steps, *, kind='heun', beta=1.0, solver='heun', profile=None, verbose=False, **kwargs):
+    """Schedule dict with K = `num_steps` nodes placed by eq. 16 (p = cost_power(kind)) plus the final 0.
+    `profile` = (sigma_fine, rbar) reuses a measured profile; otherwise error_profile(**kwargs)."""
+    from art.schedules import make_schedule # pylint: disable=import-outside-toplevel
+    sigma_fine, rbar = profile if profile is not None else error_profile(net, kind=kind, beta=beta, **kwargs)
+    p = cost_power(kind)
+    nodes = closed_form_nodes(sigma_fine, rbar, num_steps, p=p)
+    nodes = torch.as_tensor(net.round_sigma(torch.as_tensor(nodes))).to(torch.float64)
+    sigmas = torch.cat([nodes, nodes.new_zeros([1])])
+    if verbose:
+        print(f'{kind} closed form (p={p}, beta={beta}) K={num_steps}: ' + ', '.join(f'{v:.4g}' for v in sigmas.tolist()))
+    theta = np.diff(-sigmas[:-1].numpy()) / (float(sigmas[0] - sigmas[-2]) / max(num_steps - 1, 1))
+    return make_schedule(sigmas, method=f'art-{kind}' if kind != 'euler' else 'closed-form', solver=solver,
+        theta_bar=theta.tolist(), settings=dict(kind=kind, beta=beta, p=p,
+        profile=dict(sigma=np.asarray(sigma_fine).tolist(), rbar=np.asarray(rbar).tolist()),
+        **{k: v for k, v in kwargs.items() if isinstance(v, (int, float, str))}))

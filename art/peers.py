@@ -108,9 +108,9 @@ def gits_brute_force(cost, num_nodes, coeff=1.15):
 def gits_cost_matrix(net, latents, teacher_sigmas, class_labels=None, *, coarse='euler', batch=256):
     """C[i, j] (i < j) = mean_b || coarse step from the teacher state at sigma_i to sigma_j - teacher state at
     sigma_j ||_2. `teacher_sigmas`: N descending nodes (no final 0). The teacher is Heun on these nodes
-    (the trajectory comes from art.sampler.trajectory). `coarse`: 'euler' (GITS: the teacher's own
+    (art.heun_objective.trajectory). `coarse`: 'euler' (GITS: the teacher's own
     derivative at sigma_i) or 'heun' (one extra evaluation per pair)."""
-    from art.sampler import trajectory # pylint: disable=import-outside-toplevel
+    from art.heun_objective import trajectory # pylint: disable=import-outside-toplevel
     from art.objective import denoiser_field # pylint: disable=import-outside-toplevel
     if coarse not in ('euler', 'heun'):
         raise dnnlib.UserError(f'Unknown GITS coarse step "{coarse}"; use euler or heun')
