@@ -121,7 +121,7 @@ def grid_nodes(schedule, num_steps, sigma_min, sigma_max, rho=7.0, device='cpu',
     if schedule == 'edm':
         return (sigma_max ** (1 / rho) + frac * (sigma_min ** (1 / rho) - sigma_max ** (1 / rho))) ** rho
     if schedule == 'uniform':
-        return sigma_max + frac * (sigma_min - sigma_max)
+        return sigma_max * (1 - frac) + sigma_min * frac # exact at both ends
     if schedule == 'logsnr':
         return sigma_max * (sigma_min / sigma_max) ** frac
     if schedule == 'vp':
