@@ -5,7 +5,7 @@
 torch_utils.misc and training_stats basics."""
 
 import importlib
-import io
+import os
 import pickle
 import subprocess
 import sys
@@ -115,7 +115,7 @@ def test_fresh_process_execs_embedded_source(toy, tmp_path):
         assert type(again) is type(data['ema'])
         print('OK')
     ''')
-    res = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, timeout=120)
+    res = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, timeout=120, env=dict(os.environ, OMP_NUM_THREADS='1'))
     assert res.returncode == 0 and res.stdout.strip() == 'OK', res.stderr
 
 #----------------------------------------------------------------------------

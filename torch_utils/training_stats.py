@@ -36,12 +36,12 @@ def init_multiprocessing(rank, sync_device):
 
 def report(name, value):
     """Accumulate the elements of `value` (scalar, array or tensor) under `name`; returns `value`."""
+    device_counters = _counters.setdefault(name, dict()) # Registered even when empty, so that every rank syncs the same names.
     elems = torch.as_tensor(value)
     if elems.numel() == 0:
         return value
     elems = elems.detach().flatten().to(_reduce_dtype)
     moments = torch.stack([torch.ones_like(elems).sum(), elems.sum(), elems.square().sum()]).to(_counter_dtype)
-    device_counters = _counters.setdefault(name, dict())
     if moments.device not in device_counters:
         device_counters[moments.device] = torch.zeros_like(moments)
     device_counters[moments.device].add_(moments)
