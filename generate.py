@@ -1,0 +1,253 @@
+# ART-EDM: learned time grids for EDM-style diffusion samplers.
+# Copyright (c) 2026 The ART-EDM authors. Released under the MIT License (see LICENSE).
+
+"""Generate images with an EDM-style network: EDM's generate.py (edm-spec.md §2) plus --schedule.
+
+Flags, defaults, seed handling, per-seed RNG draw order (§2.3), the batch/rank split (§2.2), file
+names and the uint8 conversion (§2.7) follow EDM. New: `--schedule` picks the time grid (a name or a
+learned schedule file, art.schedules), `--device`, `--trust-pickle`, resumable output (images
+already in --outdir are skipped; every image is written atomically). EDM's sigma(t) ablation flag
+`--schedule` is renamed `--sigma_schedule`; `--disc` stays as an alias of `--schedule`.
+"""
+
+import os
+import re
+
+import click
+import numpy as np
+import PIL.Image
+import torch
+import tqdm
+from click.core import ParameterSource
+
+import dnnlib
+from art import sampler as art_sampler
+from art import schedules as art_schedules
+from torch_utils import distributed as dist
+from torch_utils.loading import load_network
+
+EDM_GRIDS = ('vp', 've', 'iddpm', 'edm')
+
+#----------------------------------------------------------------------------
+# Parse a comma separated list of numbers or ranges and return a list of ints.
+# Example: '1,2,5-10' returns [1, 2, 5, 6, 7, 8, 9, 10].
+
+def parse_int_list(s):
+    if isinstance(s, list):
+        return s
+    ranges = []
+    range_re = re.compile(r'^(\d+)-(\d+)$')
+    for p in s.split(','):
+        m = range_re.match(p)
+        if m:
+            ranges.extend(range(int(m.group(1)), int(m.group(2)) + 1))
+        else:
+            ranges.append(int(p))
+    return ranges
+
+def _seed_list(ctx, param, value):
+    try:
+        return parse_int_list(value)
+    except ValueError:
+        raise click.BadParameter(f'"{value}" is not a list of seeds such as 1,2,5-10')
+
+#----------------------------------------------------------------------------
+# Batches of seeds: EDM's split, nearly equal chunks, rank r takes chunks r, r+W, r+2W, ... (§2.2).
+
+def split_seeds(seeds, max_batch_size, world_size=1, rank=0):
+    num_batches = ((len(seeds) - 1) // (max_batch_size * world_size) + 1) * world_size
+    all_batches = torch.as_tensor(seeds).tensor_split(num_batches)
+    return all_batches[rank :: world_size]
+
+#----------------------------------------------------------------------------
+# Output file of a seed (§2.7).
+
+def image_path(outdir, seed, subdirs=False):
+    image_dir = os.path.join(outdir, f'{seed - seed % 1000:06d}') if subdirs else outdir
+    return os.path.join(image_dir, f'{seed:06d}.png')
+
+def to_uint8(images):
+    """[B,C,H,W] float in about [-1,1] -> [B,H,W,C] uint8 NumPy: (x*127.5 + 128), clip, truncate."""
+    return (images * 127.5 + 128).clip(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+def save_image_atomic(image_np, path):
+    """Write one HWC uint8 image as PNG via a temporary file + os.replace (never a partial PNG)."""
+    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+    img = PIL.Image.fromarray(image_np[:, :, 0], 'L') if image_np.shape[2] == 1 else PIL.Image.fromarray(image_np, 'RGB')
+    tmp = f'{path}.tmp{os.getpid()}'
+    img.save(tmp, format='PNG')
+    os.replace(tmp, path)
+
+#----------------------------------------------------------------------------
+# Resolve --schedule / --disc / --sigma_schedule / --scaling / --solver into one sampling plan.
+
+def resolve_grid(schedule, discretization):
+    """The time grid named by --schedule (or its alias --disc); errors for EDM's old --schedule use."""
+    if schedule == 'linear' or (schedule in ('vp', 've') and discretization is not None):
+        raise dnnlib.UserError(f'--schedule now selects the time grid {{sigma_i}}; for EDM\'s noise schedule sigma(t) use --sigma_schedule={schedule}')
+    if schedule is not None and discretization is not None and schedule != discretization:
+        raise dnnlib.UserError(f'--disc is an alias of --schedule; give only one of them (got --schedule={schedule} and --disc={discretization})')
+    grid = schedule if schedule is not None else discretization
+    if grid is None:
+        return 'edm'
+    if grid not in art_schedules.SCHEDULES and not os.path.exists(grid) and not grid.endswith('.json'):
+        raise dnnlib.UserError(f'Unknown schedule "{grid}": choose one of {"|".join(art_schedules.SCHEDULES)} or the path of a schedule .json file')
+    return grid
+
+def make_plan(net, *, grid, grid_given, num_steps, sigma_min, sigma_max, rho, solver, sigma_schedule, scaling,
+              S_churn, S_min, S_max, S_noise, device, log=None):
+    """Compute the grid once and return `fn(latents, class_labels, randn_like) -> float64 images`
+    and the NFE. EDM's rule picks the ablation sampler for the EDM grids when any ablation flag is
+    given (§2.4); other grids use the core solver unless sigma(t) or s(t) is ablated."""
+    if grid in EDM_GRIDS:
+        ablation = any(v is not None for v in (solver, sigma_schedule, scaling)) or grid_given
+    else:
+        ablation = sigma_schedule is not None or scaling is not None
+    solver = solver or 'heun'
+    churn = dict(S_churn=S_churn, S_min=S_min, S_max=S_max, S_noise=S_noise)
+    sigmas = art_schedules.get_sigmas(grid, num_steps, net=net, sigma_min=sigma_min, sigma_max=sigma_max,
+        rho=rho, device=device, log=log)
+    nfe = art_sampler.count_nfe(solver, len(sigmas) - 1)
+    if not ablation:
+        def run(latents, class_labels, randn_like):
+            return art_sampler.sample(net, latents, sigmas, class_labels, solver=solver, randn_like=randn_like, **churn)
+        return run, nfe
+    if art_schedules.is_schedule_path(grid):
+        lo = hi = None # the file's own ends
+    else:
+        lo, hi = art_schedules.sigma_range(grid, net, sigma_min, sigma_max)
+    def run(latents, class_labels, randn_like):
+        return art_sampler.ablation_sample(net, latents, sigmas, class_labels, randn_like=randn_like, solver=solver,
+            sigma_schedule=sigma_schedule or 'linear', scaling=scaling or 'none', sigma_min=lo, sigma_max=hi, **churn)
+    return run, nfe
+
+#----------------------------------------------------------------------------
+
+def generate_images(network_pkl, outdir, seeds=range(64), subdirs=False, class_idx=None, max_batch_size=64,
+                    num_steps=18, sigma_min=None, sigma_max=None, rho=7, S_churn=0, S_min=0, S_max=float('inf'),
+                    S_noise=1, solver=None, discretization=None, schedule=None, sigma_schedule=None, scaling=None,
+                    device=None, trust_pickle=False, steps_given=True):
+    """The body of `python generate.py`, callable from Python. Raises dnnlib.UserError."""
+    seeds = list(seeds)
+    device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    dist.init(device)
+    grid = resolve_grid(schedule, discretization)
+    grid_given = schedule is not None or discretization is not None
+    if art_schedules.is_schedule_path(grid):
+        art_schedules.load_schedule(grid) # fail fast on a bad file, before loading the network
+        if not steps_given:
+            num_steps = None # use the file's own K
+    rank, world_size = dist.get_rank(), dist.get_world_size()
+    rank_batches = split_seeds(seeds, max_batch_size, world_size, rank) if seeds else []
+
+    # Rank 0 goes first.
+    if rank != 0:
+        dist.barrier()
+    dist.print0(f'Loading network from "{network_pkl}"...')
+    net = load_network(network_pkl, device=device, trust=trust_pickle, verbose=(rank == 0))
+    if rank == 0:
+        dist.barrier()
+
+    label_dim = int(getattr(net, 'label_dim', 0) or 0)
+    if class_idx is not None and label_dim == 0:
+        raise dnnlib.UserError(f'--class={class_idx} needs a class-conditional network, but "{network_pkl}" is unconditional; drop --class')
+    if class_idx is not None and class_idx >= label_dim:
+        raise dnnlib.UserError(f'--class={class_idx} is out of range: the network has {label_dim} classes (0..{label_dim - 1})')
+    run, _nfe = make_plan(net, grid=grid, grid_given=grid_given, num_steps=num_steps, sigma_min=sigma_min,
+        sigma_max=sigma_max, rho=rho, solver=solver, sigma_schedule=sigma_schedule, scaling=scaling,
+        S_churn=S_churn, S_min=S_min, S_max=S_max, S_noise=S_noise, device=device, log=dist.print0)
+
+    # Loop over batches.
+    dist.print0(f'Generating {len(seeds)} images to "{outdir}"...')
+    for batch_seeds in tqdm.tqdm(rank_batches, unit='batch', disable=(rank != 0)):
+        dist.barrier()
+        # Skip images already written (resume); per-seed RNGs make the rest independent of the batch.
+        batch_seeds = [int(seed) for seed in batch_seeds.tolist() if not os.path.isfile(image_path(outdir, int(seed), subdirs))]
+        batch_size = len(batch_seeds)
+        if batch_size == 0:
+            continue
+
+        # Pick latents and labels (draw order of §2.3).
+        rnd = art_sampler.StackedRandomGenerator(device, batch_seeds)
+        latents = rnd.randn([batch_size, net.img_channels, net.img_resolution, net.img_resolution], device=device)
+        class_labels = None
+        if label_dim:
+            class_labels = torch.eye(label_dim, device=device)[rnd.randint(label_dim, size=[batch_size], device=device)]
+        if class_idx is not None:
+            class_labels[:, :] = 0
+            class_labels[:, class_idx] = 1
+
+        # Generate and save.
+        with torch.no_grad():
+            images = run(latents, class_labels, rnd.randn_like)
+        for seed, image_np in zip(batch_seeds, to_uint8(images)):
+            save_image_atomic(image_np, image_path(outdir, seed, subdirs))
+
+    # Done.
+    dist.barrier()
+    dist.print0('Done.')
+    dist.destroy()
+
+#----------------------------------------------------------------------------
+
+@click.command()
+@click.option('--network',        'network_pkl',    help='Network pickle filename', metavar='PATH|URL',                             type=str, required=True)
+@click.option('--outdir',                           help='Where to save the output images', metavar='DIR',                         type=str, required=True)
+@click.option('--seeds',                            help='Random seeds (e.g. 1,2,5-10)', metavar='LIST',                           callback=_seed_list, default='0-63', show_default=True)
+@click.option('--subdirs',                          help='Create subdirectory for every 1000 seeds',                               is_flag=True)
+@click.option('--class',          'class_idx',      help='Class label  [default: random]', metavar='INT',                          type=click.IntRange(min=0), default=None)
+@click.option('--batch',          'max_batch_size', help='Maximum batch size', metavar='INT',                                      type=click.IntRange(min=1), default=64, show_default=True)
+
+@click.option('--steps',          'num_steps',      help='Number of sampling steps', metavar='INT',                                type=click.IntRange(min=1), default=18, show_default=True)
+@click.option('--sigma_min',                        help='Lowest noise level  [default: varies]', metavar='FLOAT',                 type=click.FloatRange(min=0, min_open=True))
+@click.option('--sigma_max',                        help='Highest noise level  [default: varies]', metavar='FLOAT',                type=click.FloatRange(min=0, min_open=True))
+@click.option('--rho',                              help='Time step exponent', metavar='FLOAT',                                    type=click.FloatRange(min=0, min_open=True), default=7, show_default=True)
+@click.option('--S_churn',        'S_churn',        help='Stochasticity strength', metavar='FLOAT',                                type=click.FloatRange(min=0), default=0, show_default=True)
+@click.option('--S_min',          'S_min',          help='Stoch. min noise level', metavar='FLOAT',                                type=click.FloatRange(min=0), default=0, show_default=True)
+@click.option('--S_max',          'S_max',          help='Stoch. max noise level', metavar='FLOAT',                                type=click.FloatRange(min=0), default='inf', show_default=True)
+@click.option('--S_noise',        'S_noise',        help='Stoch. noise inflation', metavar='FLOAT',                                type=float, default=1, show_default=True)
+
+@click.option('--solver',                           help='Ablate ODE solver', metavar='euler|heun',                                type=click.Choice(['euler', 'heun']))
+@click.option('--schedule',                         help='Time grid {sigma_i}: a name or a schedule file  [default: edm]', metavar='edm|uniform|logsnr|vp|ve|iddpm|PATH.json', type=str)
+@click.option('--disc',           'discretization', help='Ablate time step discretization {t_i} (alias of --schedule)', metavar='vp|ve|iddpm|edm', type=click.Choice(EDM_GRIDS))
+@click.option('--sigma_schedule', 'sigma_schedule', help='Ablate noise schedule sigma(t) (EDM\'s --schedule)', metavar='vp|ve|linear', type=click.Choice(['vp', 've', 'linear']))
+@click.option('--scaling',                          help='Ablate signal scaling s(t)', metavar='vp|none',                          type=click.Choice(['vp', 'none']))
+
+@click.option('--device',                           help='Device to sample on', metavar='cuda|cpu|...',                            type=str, default=lambda: 'cuda' if torch.cuda.is_available() else 'cpu', show_default='cuda if available, else cpu')
+@click.option('--trust-pickle',   'trust_pickle',   help='Run the code embedded in network pickles (trusted files only)',         is_flag=True)
+
+def main(**kwargs):
+    """Generate random images using the techniques described in the paper
+    "Elucidating the Design Space of Diffusion-Based Generative Models", on the
+    EDM time grid or on any other grid, such as a learned ART schedule.
+
+    Examples:
+
+    \b
+    # Generate 64 images and save them as out/*.png
+    python generate.py --outdir=out --seeds=0-63 --batch=64 \\
+        --network=https://nvlabs-fi-cdn.nvidia.com/edm/pretrained/edm-cifar10-32x32-cond-vp.pkl
+
+    \b
+    # Generate 1024 images using 2 GPUs
+    torchrun --standalone --nproc_per_node=2 generate.py --outdir=out --seeds=0-999 --batch=64 \\
+        --network=https://nvlabs-fi-cdn.nvidia.com/edm/pretrained/edm-cifar10-32x32-cond-vp.pkl
+
+    \b
+    # 9 steps on a learned schedule file (resampled if it was trained for another K), on the CPU
+    python generate.py --network=builtin:gmm-digits --outdir=out --seeds=0-63 \\
+        --schedule=art-schedule.json --steps=9 --device=cpu
+    """
+    ctx = click.get_current_context()
+    kwargs['steps_given'] = ctx.get_parameter_source('num_steps') != ParameterSource.DEFAULT
+    try:
+        generate_images(**kwargs)
+    except dnnlib.UserError as e:
+        raise click.ClickException(str(e))
+
+#----------------------------------------------------------------------------
+
+if __name__ == '__main__':
+    main() # pylint: disable=no-value-for-parameter
+
+#----------------------------------------------------------------------------
