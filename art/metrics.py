@@ -159,11 +159,9 @@ def load_ref(ref_path, label=None, verbose=True):
     try:
         with dnnlib.util.open_url(ref_path, verbose=verbose) as f:
             ref = dict(np.load(f))
+    except dnnlib.UserError:
+        raise # open_url's one line (offline: which cache file to pre-seed).
     except Exception as e:
-        if is_url and not ref_path.startswith('file://'):
-            from art.detectors import _cache_hint
-            raise dnnlib.UserError(f'Cannot download reference statistics {ref_path} ({type(e).__name__}); offline, '
-                                   f'put the .npz at "{_cache_hint(ref_path)}" or pass --ref=PATH') from None
         raise dnnlib.UserError(f'Cannot read reference statistics "{ref_path}" ({type(e).__name__}): pass an .npz made with "fid.py ref"') from None
     if 'mu' not in ref or 'sigma' not in ref:
         raise dnnlib.UserError(f'Reference statistics "{ref_path}" lack "mu"/"sigma": pass an .npz made with "fid.py ref"')
