@@ -1,0 +1,476 @@
+# ART-EDM: learned time grids for EDM-style diffusion samplers.
+# Copyright (c) 2026 The ART-EDM authors. Released under the MIT License (see LICENSE).
+
+"""Metric-vs-NFE comparison of time grids: the machinery behind `compare.py`.
+
+Reproduces the layout of the paper's tables (docs/art-paper.md §3.2-3.5: rows = schedules, columns =
+NFE, one table per solver) for any network with EDM's interface. Per cell (schedule, solver, NFE,
+seed set) it draws N samples from fixed seeds with EDM's per-seed RNG and draw order
+(art.sampler.StackedRandomGenerator, docs/edm-spec.md §2.3) and measures
+
+  (a) RMS error against a high-NFE reference solution from the same latents (Heun on an EDM rho=7
+      grid, by default 128 steps = 255 NFE; computed once per seed set and cached on disk);
+  (b) the Fréchet distance of detector features against reference statistics (FID for the Inception
+      detector, FD-<name> for stand-ins; art.detectors, art.metrics).
+
+NFE -> number of steps K follows art.sampler.count_nfe (Heun: NFE = 2K-1, Euler: NFE = K; art-paper
+§2.7); impossible combinations are skipped with a note. "Learn on the fly" entries (art-rl,
+closed-form) call the ART library once per K (or once at a fixed K, then log-linear resampling,
+art-paper §2.6) and cache the schedule JSON in the output folder.
+
+Nothing is lost: results.json is rewritten atomically after every cell, and a rerun skips the cells
+it already holds. results.json holds only deterministic values (seeds are fixed), so a run that was
+killed and resumed ends with the same file as an uninterrupted one; wall-clock timings go to the
+separate timings.json."""
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import time
+
+import numpy as np
+import torch
+
+import dnnlib
+from torch_utils import distributed as dist
+
+FORMAT = 'art-compare/1'
+
+#----------------------------------------------------------------------------
+# Small helpers: atomic writes, range lists.
+
+def write_atomic(path, data, mode='w'):
+    """Write `data` (str or bytes) to `path` via a temporary file and os.replace."""
+    tmp = f'{path}.tmp{os.getpid()}'
+    with open(tmp, mode) as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+def write_json_atomic(path, obj):
+    write_atomic(path, json.dumps(obj, indent=1, sort_keys=True) + '\n')
+
+def parse_int_list(s):
+    """'5,9,13' or '3-7' or '1,4-6' -> list of ints (EDM's parse_int_list convention)."""
+    if isinstance(s, (list, tuple)):
+        return [int(v) for v in s]
+    out = []
+    for part in str(s).split(','):
+        part = part.strip()
+        if not part:
+            continue
+        m = re.fullmatch(r'(\d+)-(\d+)', part)
+        try:
+            out += list(range(int(m.group(1)), int(m.group(2)) + 1)) if m else [int(part)]
+        except ValueError:
+            raise dnnlib.UserError(f'Cannot parse "{part}" in "{s}" as an integer or range; use e.g. 5,9,13 or 0-99') from None
+    return out
+
+def nfe_to_steps(solver, nfe, max_steps=100000):
+    """Number of steps K whose solver cost is exactly `nfe` (art.sampler.count_nfe), or None."""
+    from art.sampler import count_nfe
+    for K in range(1, min(int(nfe), max_steps) + 1):
+        if count_nfe(solver, K) == nfe:
+            return K
+    return None
+
+#----------------------------------------------------------------------------
+# Schedule entries: [LABEL=]NAME[@K][:key=val,...] or [LABEL=]PATH.json
+
+_learners = dict()  # name -> fn(net, num_steps, *, solver, seed, device, **kwargs) -> schedule dict
+
+def register_learner(name):
+    """Decorator: register a "learn on the fly" schedule method under `name` (used by compare.py)."""
+    def decorator(fn):
+        _learners[name] = fn
+        return fn
+    return decorator
+
+def list_learners():
+    return sorted(_learners)
+
+@register_learner('art-rl')
+def _learn_art_rl(net, num_steps, *, solver, seed, device, **kwargs):
+    from art import rl
+    return rl.train(net, num_steps=num_steps, seed=seed, device=device, **kwargs)
+
+@register_learner('closed-form')
+def _learn_closed_form(net, num_steps, *, solver, seed, device, **kwargs):
+    from art import closed_form
+    return closed_form.fit(net, num_steps=num_steps, seed=seed, device=device, **kwargs)
+
+@dataclasses.dataclass
+class ScheduleEntry:
+    label: str              # row name in the tables
+    spec: str               # the text the user gave
+    kind: str               # 'grid' (art.schedules name), 'file' (schedule JSON) or 'learn'
+    name: str               # grid name, file path or learner name
+    fixed_steps: int = None # learners only: learn once at this K, resample for the others
+    kwargs: dict = None     # grid kwargs (e.g. rho) or learner kwargs
+
+def _parse_value(v):
+    for cast in (int, float):
+        try:
+            return cast(v)
+        except ValueError:
+            pass
+    return {'true': True, 'false': False}.get(v.lower(), v)
+
+def parse_schedule_entry(text):
+    """Parse one --schedules entry (see compare.py --help for the grammar)."""
+    text = text.strip()
+    label = None
+    m = re.fullmatch(r'([A-Za-z0-9_.+-]+)=(.+)', text)
+    if m and not m.group(1).endswith('.json'):
+        label, text = m.group(1), m.group(2)
+    if text.lower().endswith('.json'):
+        if not os.path.isfile(text):
+            raise dnnlib.UserError(f'Schedule file "{text}" not found; give an existing schedule JSON (from train_art.py)')
+        return ScheduleEntry(label=label or os.path.splitext(os.path.basename(text))[0], spec=text, kind='file', name=text, kwargs={})
+    m = re.fullmatch(r'([A-Za-z0-9_-]+)(?:@(\d+))?(?::(.*))?', text)
+    if not m:
+        raise dnnlib.UserError(f'Cannot parse schedule "{text}"; use NAME, NAME@K, NAME:key=val or a .json file')
+    name, fixed, opts = m.group(1), m.group(2), m.group(3)
+    kwargs = dict()
+    for item in (opts.split(',') if opts else []):
+        if '=' not in item:
+            raise dnnlib.UserError(f'Cannot parse option "{item}" of schedule "{text}"; use key=value')
+        k, v = item.split('=', 1)
+        kwargs[k.strip()] = _parse_value(v.strip())
+    kind = 'learn' if name in _learners else 'grid'
+    if fixed is not None and kind != 'learn':
+        raise dnnlib.UserError(f'"@K" only applies to learned schedules ({", ".join(list_learners())}), not to "{name}"')
+    if label is None:
+        label = name + (f'@{fixed}' if fixed else '') + ''.join(f',{k}={v}' for k, v in kwargs.items())
+    return ScheduleEntry(label=label, spec=text, kind=kind, name=name, fixed_steps=int(fixed) if fixed else None, kwargs=kwargs)
+
+#----------------------------------------------------------------------------
+# Seeds and batches (EDM's split: chunks r, r+W, ... go to rank r; docs/edm-spec.md §2.2).
+
+def seed_sets(num, num_sets, first_seed=0):
+    """Seed set j holds seeds first_seed + j*num ... first_seed + (j+1)*num - 1."""
+    return [list(range(first_seed + j * num, first_seed + (j + 1) * num)) for j in range(num_sets)]
+
+def rank_batches(seeds, max_batch_size, rank=None, world_size=None):
+    rank = dist.get_rank() if rank is None else rank
+    world_size = dist.get_world_size() if world_size is None else world_size
+    num_batches = ((len(seeds) - 1) // (max_batch_size * world_size) + 1) * world_size
+    chunks = torch.as_tensor(seeds).tensor_split(num_batches)
+    return [c.tolist() for c in chunks[rank::world_size] if len(c)]
+
+#----------------------------------------------------------------------------
+# Sampling one batch with EDM's draw order: latents, then labels, then the sampler's draws.
+
+def generate_batch(net, batch_seeds, sigmas, solver, device):
+    from art.sampler import StackedRandomGenerator, sample
+    rnd = StackedRandomGenerator(device, batch_seeds)
+    latents = rnd.randn([len(batch_seeds), net.img_channels, net.img_resolution, net.img_resolution], device=device)
+    class_labels = None
+    if net.label_dim:
+        class_labels = torch.eye(net.label_dim, device=device)[rnd.randint(net.label_dim, size=[len(batch_seeds)], device=device)]
+    return sample(net, latents, sigmas.to(device), class_labels, solver=solver, randn_like=rnd.randn_like)
+
+def to_uint8(x):
+    """[-1, 1] float images -> uint8 NCHW, as EDM's generate.py writes PNGs."""
+    return (x * 127.5 + 128).clip(0, 255).to(torch.uint8)
+
+def _sha(obj):
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
+
+#----------------------------------------------------------------------------
+# The comparison: settings, cells, caches, results.
+
+class Comparison:
+    """Runs (or resumes) one comparison in `outdir`. See compare.py for the meaning of each option."""
+
+    def __init__(self, *, network, outdir, schedules, solvers, nfes, num, num_seed_sets=1, first_seed=0,
+                 detector=None, ref=None, ref_steps=128, ref_solver='heun', ref_rho=7.0, batch=64,
+                 device='cpu', trust_pickle=False, learn_seed=0, verbose=True):
+        self.outdir = outdir
+        self.device = torch.device(device)
+        self.verbose = verbose
+        self.entries = [parse_schedule_entry(s) if isinstance(s, str) else s for s in schedules]
+        labels = [e.label for e in self.entries]
+        if len(set(labels)) != len(labels):
+            raise dnnlib.UserError(f'Duplicate schedule labels in {labels}; name them with LABEL=SPEC')
+        self.solvers = list(solvers)
+        self.nfes = sorted(set(parse_int_list(nfes)))
+        self.seed_sets = seed_sets(num, num_seed_sets, first_seed)
+        self.batch = batch
+        self.learn_seed = learn_seed
+        self.metrics = ['rms'] + (['fd'] if ref is not None else [])
+        self.timings = dict()
+
+        # Everything that changes the value of a cell; a resumed run must match it exactly.
+        self.settings = dict(network=network, num=num, num_seed_sets=num_seed_sets, first_seed=first_seed,
+                             ref_solver=ref_solver, ref_steps=ref_steps, ref_rho=ref_rho, ref_nfe=None,
+                             detector=detector if ref is not None else None, ref_stats=ref, learn_seed=learn_seed)
+
+        # Network, detector, reference statistics.
+        from torch_utils.loading import load_network
+        self._print(f'Loading network from "{network}"...')
+        self.net = load_network(network, device=self.device, trust=trust_pickle, verbose=verbose and dist.get_rank() == 0)
+        from art.sampler import count_nfe
+        self.settings['ref_nfe'] = count_nfe(ref_solver, ref_steps)
+        self.detector = self.fd_label = self.ref_mu = self.ref_sigma = None
+        if ref is not None:
+            from art.detectors import load_detector
+            self._print(f'Loading detector "{detector}" and reference statistics "{ref}"...')
+            from art.metrics import load_ref
+            self.detector, self.fd_label = load_detector(detector, self.device, verbose=verbose)
+            ref_stats = load_ref(ref, label=self.fd_label, verbose=verbose)
+            self.ref_mu, self.ref_sigma = ref_stats['mu'], ref_stats['sigma']
+        self.settings['fd_label'] = self.fd_label
+
+        # Output folder and previous results.
+        os.makedirs(os.path.join(outdir, 'cache'), exist_ok=True)
+        os.makedirs(os.path.join(outdir, 'schedules'), exist_ok=True)
+        self.results_path = os.path.join(outdir, 'results.json')
+        self.timings_path = os.path.join(outdir, 'timings.json')
+        self.results = dict(format=FORMAT, settings=self.settings, cells=dict(), reference=dict(), notes=[])
+        if os.path.isfile(self.results_path):
+            with open(self.results_path) as f:
+                old = json.load(f)
+            if old.get('settings') != json.loads(json.dumps(self.settings)):
+                diff = sorted(k for k in set(old.get('settings', {})) | set(self.settings) if old.get('settings', {}).get(k) != self.settings.get(k))
+                raise dnnlib.UserError(f'{self.results_path} was made with different settings ({", ".join(diff)}); use another --outdir or delete it')
+            self.results = old
+            self._print(f'Resuming: {len(old["cells"])} cells already in "{self.results_path}".')
+        if os.path.isfile(self.timings_path):
+            with open(self.timings_path) as f:
+                self.timings = json.load(f)
+
+    def _print(self, *args):
+        if self.verbose:
+            dist.print0(*args, flush=True)
+
+    def _save(self):
+        if dist.get_rank() == 0:
+            write_json_atomic(self.results_path, self.results)
+            write_json_atomic(self.timings_path, self.timings)
+
+    #------------------------------------------------------------------------
+    # The list of cells, with impossible (solver, NFE) pairs noted.
+
+    def plan(self):
+        cells, notes = [], []
+        for solver in self.solvers:
+            for nfe in self.nfes:
+                K = nfe_to_steps(solver, nfe)
+                if K is None:
+                    notes.append(f'{solver} cannot spend exactly NFE {nfe}; skipped.')
+                    continue
+                for entry in self.entries:
+                    for j in range(len(self.seed_sets)):
+                        cells.append((entry, solver, nfe, K, j))
+        return cells, notes
+
+    @staticmethod
+    def cell_key(label, solver, nfe, set_idx):
+        return f'{label}|{solver}|{nfe}|{set_idx}'
+
+    #------------------------------------------------------------------------
+    # Time grids, learning on the fly when asked (cached as JSON in outdir/schedules).
+
+    def sigmas_for(self, entry, K, solver):
+        from art.schedules import get_sigmas
+        if entry.kind == 'grid':
+            return get_sigmas(entry.name, K, net=self.net, **entry.kwargs)
+        if entry.kind == 'file':
+            return get_sigmas(entry.name, K, net=self.net)
+        learn_K = entry.fixed_steps or K
+        path = os.path.join(self.outdir, 'schedules', f'{_safe(entry.label)}-{solver}-K{learn_K}.json')
+        if not os.path.isfile(path):
+            if dist.get_rank() == 0:
+                self._learn(entry, learn_K, solver, path)
+            dist.barrier()
+        return get_sigmas(path, K, net=self.net)
+
+    def _learn(self, entry, K, solver, path):
+        from art.schedules import save_schedule
+        self._print(f'Learning schedule "{entry.label}" for K={K} ({solver})...')
+        t0 = time.time()
+        sched = _learners[entry.name](self.net, K, solver=solver, seed=self.learn_seed, device=self.device, **entry.kwargs)
+        save_schedule(path, **dict(sched)) # atomic
+        self.timings[f'learn|{entry.label}|{solver}|{K}'] = time.time() - t0
+        self._print(f'  done in {time.time() - t0:.1f} s -> "{path}"')
+
+    #------------------------------------------------------------------------
+    # Reference solutions (this rank's seeds of one seed set), cached as float32.
+
+    def reference(self, set_idx):
+        from art.schedules import get_sigmas
+        seeds = [s for b in rank_batches(self.seed_sets[set_idx], self.batch) for s in b]
+        s = self.settings
+        key = _sha(dict(network=s['network'], solver=s['ref_solver'], steps=s['ref_steps'], rho=s['ref_rho'], seeds=seeds))
+        path = os.path.join(self.outdir, 'cache', f'reference-{key}.pt')
+        if os.path.isfile(path):
+            return torch.load(path, weights_only=True)
+        self._print(f'Computing the reference solution for seed set {set_idx} ({s["ref_solver"]}, NFE {s["ref_nfe"]})...')
+        t0 = time.time()
+        sigmas = get_sigmas('edm', s['ref_steps'], net=self.net, rho=s['ref_rho'])
+        out = [generate_batch(self.net, b, sigmas, s['ref_solver'], self.device).to(torch.float32).cpu()
+               for b in rank_batches(self.seed_sets[set_idx], self.batch)]
+        ref = torch.cat(out) if out else torch.zeros([0])
+        tmp = f'{path}.tmp{os.getpid()}'
+        torch.save(ref, tmp)
+        os.replace(tmp, path)
+        self.timings[f'reference|{set_idx}|rank{dist.get_rank()}'] = time.time() - t0
+        return ref
+
+    #------------------------------------------------------------------------
+    # Metrics of a list of sample batches (this rank's), reduced over ranks.
+
+    def measure(self, batches, ref):
+        """batches: list of float tensors in this rank's seed order; ref: matching reference tensor."""
+        from art.metrics import frechet_distance
+        out = dict()
+        x = torch.cat(batches).to(torch.float64) if batches else None
+        # (a) RMS error: per-sample RMS differences summed over ranks, then averaged.
+        err = torch.zeros([2], dtype=torch.float64, device=self.device)
+        if x is not None:
+            per_sample = (x - ref.to(torch.float64)).flatten(1).square().mean(1).sqrt()
+            err += torch.stack([per_sample.sum(), torch.as_tensor(float(len(per_sample)), dtype=torch.float64)]).to(self.device)
+        if dist.get_world_size() > 1:
+            torch.distributed.all_reduce(err)
+        out['rms'] = float(err[0] / err[1])
+        # (b) Fréchet distance of detector features against the reference statistics.
+        if self.detector is not None:
+            from art.detectors import feature_dim
+            from art.metrics import stats_from_batches
+            dim = feature_dim(self.detector, [self.net.img_channels, self.net.img_resolution, self.net.img_resolution], self.device)
+            mu, sigma = stats_from_batches(self.detector, [to_uint8(b) for b in batches], device=self.device, dim=dim)
+            out['fd'] = frechet_distance(mu, sigma, self.ref_mu, self.ref_sigma)
+        return out
+
+    #------------------------------------------------------------------------
+    # Main loop.
+
+    def run(self):
+        cells, notes = self.plan()
+        self.results['notes'] = notes
+        for note in notes:
+            self._print('Note:', note)
+        todo = [c for c in cells if self.cell_key(c[0].label, c[1], c[2], c[4]) not in self.results['cells']]
+        self._print(f'{len(cells)} cells, {len(cells) - len(todo)} done, {len(todo)} to run.')
+        refs = dict()
+        for j in range(len(self.seed_sets)):
+            if str(j) not in self.results['reference'] or any(c[4] == j for c in todo):
+                refs[j] = self.reference(j)
+            if str(j) not in self.results['reference']:
+                ref_metrics = self.measure([refs[j]] if len(refs[j]) else [], refs[j])
+                ref_metrics.pop('rms')
+                self.results['reference'][str(j)] = ref_metrics
+                self._save()
+        for entry, solver, nfe, K, j in todo:
+            t0 = time.time()
+            sigmas = self.sigmas_for(entry, K, solver)
+            batches = [generate_batch(self.net, b, sigmas, solver, self.device).to(torch.float32).cpu()
+                       for b in rank_batches(self.seed_sets[j], self.batch)]
+            m = self.measure(batches, refs[j])
+            key = self.cell_key(entry.label, solver, nfe, j)
+            self.results['cells'][key] = dict(schedule=entry.label, spec=entry.spec, solver=solver, nfe=nfe,
+                num_steps=K, seed_set=j, num_samples=len(self.seed_sets[j]),
+                sigmas=[float(s) for s in sigmas], **m)
+            self.timings[key] = time.time() - t0
+            self._save()
+            msg = ', '.join(f'{self._metric_label(k)} {v:.4g}' for k, v in m.items())
+            self._print(f'{solver:>5s} NFE {nfe:3d} {entry.label:>14s} set {j}: {msg}  ({time.time() - t0:.1f} s)')
+        self._save()
+        return self.results
+
+    def _metric_label(self, metric):
+        return dict(rms='RMS', fd=self.fd_label or 'FD').get(metric, metric)
+
+#----------------------------------------------------------------------------
+
+def _safe(label):
+    return re.sub(r'[^A-Za-z0-9_.+@=-]', '_', label)
+
+#----------------------------------------------------------------------------
+# Tables (markdown) and plot (PNG) from results.json.
+
+def summarize(results):
+    """-> {(solver, metric): {label: {nfe: (mean, std, n)}}}; std over seed sets (ddof=1, 0 for one set)."""
+    groups = dict()
+    for c in results['cells'].values():
+        for metric in ('rms', 'fd'):
+            if c.get(metric) is not None:
+                groups.setdefault((c['solver'], metric), dict()).setdefault(c['schedule'], dict()).setdefault(c['nfe'], []).append(c[metric])
+    out = dict()
+    for gk, rows in groups.items():
+        out[gk] = {label: {nfe: (float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, len(v))
+                           for nfe, v in cols.items()} for label, cols in rows.items()}
+    return out
+
+def metric_name(results, metric):
+    return dict(rms=f'RMS error vs {results["settings"]["ref_solver"]} NFE {results["settings"]["ref_nfe"]}',
+                fd=results['settings'].get('fd_label') or 'FD')[metric]
+
+def markdown_tables(results, row_order=None):
+    s = results['settings']
+    summary = summarize(results)
+    lines = [f'Network `{s["network"]}`; {s["num"]} samples per cell from seeds {s["first_seed"]}..'
+             f'{s["first_seed"] + s["num"] * s["num_seed_sets"] - 1} ({s["num_seed_sets"]} seed set(s)'
+             + ('; mean ± std over sets' if s['num_seed_sets'] > 1 else '') + '). Lower is better; best per column in bold.', '']
+    for (solver, metric) in sorted(summary, key=lambda k: (k[0], k[1] != 'fd')):
+        rows = summary[(solver, metric)]
+        nfes = sorted({n for cols in rows.values() for n in cols})
+        labels = [l for l in (row_order or []) if l in rows] + sorted(l for l in rows if l not in (row_order or []))
+        best = {n: min(cols[n][0] for cols in rows.values() if n in cols) for n in nfes}
+        lines.append(f'### {solver.capitalize()}, {metric_name(results, metric)}')
+        lines.append('')
+        lines.append('| schedule | ' + ' | '.join(f'NFE {n}' for n in nfes) + ' |')
+        lines.append('|---' * (len(nfes) + 1) + '|')
+        for label in labels:
+            cells = []
+            for n in nfes:
+                if n not in rows[label]:
+                    cells.append('–')
+                    continue
+                mean, std, k = rows[label][n]
+                txt = f'{mean:.4g}' + (f' ± {std:.2g}' if k > 1 else '')
+                cells.append(f'**{txt}**' if mean == best[n] else txt)
+            lines.append(f'| {label} | ' + ' | '.join(cells) + ' |')
+        if metric == 'fd' and results.get('reference'):
+            vals = [v['fd'] for v in results['reference'].values() if v.get('fd') is not None]
+            if vals:
+                lines.append('')
+                lines.append(f'Floor: the {s["ref_solver"]} NFE {s["ref_nfe"]} reference samples themselves score '
+                             f'{np.mean(vals):.4g} (the FD of N samples is biased upwards by the sample size).')
+        lines.append('')
+    for note in results.get('notes', []):
+        lines.append(f'Note: {note}')
+    return '\n'.join(lines).rstrip() + '\n'
+
+def plot(results, path, row_order=None):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    summary = summarize(results)
+    keys = sorted(summary, key=lambda k: (k[1] != 'fd', k[0]))
+    fig, axes = plt.subplots(1, max(len(keys), 1), figsize=(4.5 * max(len(keys), 1), 3.6), squeeze=False)
+    for ax, (solver, metric) in zip(axes[0], keys):
+        rows = summary[(solver, metric)]
+        labels = [l for l in (row_order or []) if l in rows] + sorted(l for l in rows if l not in (row_order or []))
+        for label in labels:
+            nfes = sorted(rows[label])
+            mean = np.array([rows[label][n][0] for n in nfes])
+            std = np.array([rows[label][n][1] for n in nfes])
+            ax.errorbar(nfes, mean, yerr=std if std.any() else None, marker='o', ms=3, capsize=2, label=label)
+        if all(v[0] > 0 for cols in rows.values() for v in cols.values()):
+            ax.set_yscale('log')
+        ax.set_xlabel('NFE')
+        ax.set_title(f'{solver}: {metric_name(results, metric)}', fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    tmp = f'{path}.tmp{os.getpid()}.png'
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+#----------------------------------------------------------------------------

@@ -1,0 +1,119 @@
+# ART-EDM: learned time grids for EDM-style diffusion samplers.
+# Copyright (c) 2026 The ART-EDM authors. Released under the MIT License (see LICENSE).
+
+"""Reproduce the paper's tables: metric vs NFE for several time grids, solvers and step counts
+(docs/art-paper.md §3). Thin CLI over art.compare_lib; see the README section
+"Reproducing the paper: compare.py"."""
+
+import os
+
+import click
+
+import dnnlib
+from torch_utils import distributed as dist
+
+#----------------------------------------------------------------------------
+# Presets: defaults for options not given on the command line.
+
+_ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'art', 'assets')
+
+PRESETS = {
+    # README command 1: learn ART grids for the embedded MNIST model and compare them with EDM rho=7,
+    # uniform and logsnr under Heun, on a fresh machine (no ../shared), in <= 10 minutes on 2 CPU cores.
+    'default': dict(
+        network='builtin:mnist',
+        schedules='edm,uniform,logsnr,art-rl,closed-form',
+        solvers='heun',
+        nfe='5,9,13,19',
+        samples=512,
+        seed_sets=1,
+        detector=os.path.join(_ASSETS, 'lenet-mnist.pt'),
+        ref=os.path.join(_ASSETS, 'mnist-lenet-ref.npz'),
+        ref_steps=64,
+        batch=256,
+        outdir='compare-runs/default',
+    ),
+}
+
+#----------------------------------------------------------------------------
+
+@click.command(context_settings=dict(show_default=True))
+@click.option('--preset',       help='Defaults for every option not given', type=click.Choice(sorted(PRESETS)))
+@click.option('--network',      help='Network pickle, .pt or builtin:NAME', metavar='PKL|URL|builtin:NAME', type=str)
+@click.option('--trust-pickle', help='Run code embedded in a pickle (trusted files only)', is_flag=True)
+@click.option('--schedules',    help='Comma-separated schedule entries (see above)', metavar='LIST', type=str, default='edm,uniform,logsnr')
+@click.option('--solvers',      help='Comma-separated solvers', metavar='LIST', type=str, default='heun')
+@click.option('--nfe',          help='NFE values (columns)', metavar='LIST', type=str, default='3,5,9,13,19,35')
+@click.option('--samples',      help='Samples per cell and seed set', metavar='INT', type=click.IntRange(min=2), default=1000)
+@click.option('--seed-sets',    help='Number of disjoint seed sets (mean ± std)', metavar='INT', type=click.IntRange(min=1), default=1)
+@click.option('--first-seed',   help='First seed of set 0', metavar='INT', type=click.IntRange(min=0), default=0)
+@click.option('--detector',     help='Feature network for FD (art.detectors.load_detector)', metavar='SPEC', type=str, default='inception')
+@click.option('--ref',          help='Reference statistics for FD (omit: RMS only)', metavar='NPZ|URL', type=str)
+@click.option('--ref-steps',    help='Steps K of the Heun EDM reference (NFE 2K-1)', metavar='INT', type=click.IntRange(min=2), default=128)
+@click.option('--batch',        help='Maximum batch size', metavar='INT', type=click.IntRange(min=1), default=64)
+@click.option('--learn-seed',   help='Seed for learned (on-the-fly) schedules', metavar='INT', type=click.IntRange(min=0), default=0)
+@click.option('--outdir',       help='Where results.json, results.md, results.png go', metavar='DIR', type=str)
+@click.option('--device',       help='Device', metavar='cpu|cuda', type=str, default='cpu')
+@click.pass_context
+def main(ctx, preset, outdir, **opts):
+    """Compare time grids: RMS error against a high-NFE reference and FD/FID, vs NFE.
+
+    Schedule entries: a grid name of art.schedules (edm, uniform, logsnr, vp, ve, iddpm; options as
+    NAME:key=val, e.g. edm:rho=3), a schedule JSON file, or a method learned on the fly for each K
+    (art-rl, closed-form; NAME@K learns once at K and resamples; NAME:key=val passes options to the
+    learner). Prefix LABEL= to name a row. A killed run resumes from OUTDIR/results.json.
+
+    Examples:
+
+    \b
+    # README command 1: the embedded default (builtin:mnist, ART learned on the fly, Heun NFE 5-19)
+    python compare.py --preset=default
+
+    \b
+    # CIFAR-10, official pickle and FID statistics, a learned schedule file, 8 GPUs
+    torchrun --standalone --nproc_per_node=8 compare.py --device=cuda --trust-pickle \\
+        --network=https://nvlabs-fi-cdn.nvidia.com/edm/pretrained/edm-cifar10-32x32-cond-vp.pkl \\
+        --schedules=edm,logsnr,uniform,art=art-cifar10-k18.json --nfe=3,5,9,13,19,35 \\
+        --samples=50000 --ref=https://nvlabs-fi-cdn.nvidia.com/edm/fid-refs/cifar10-32x32.npz \\
+        --outdir=compare-runs/cifar10
+    """
+    from click.core import ParameterSource
+    from art import compare_lib
+    if preset is not None:
+        for k, v in PRESETS[preset].items():
+            if k == 'outdir':
+                outdir = outdir or v
+            elif ctx.get_parameter_source(k) in (ParameterSource.DEFAULT, None):
+                opts[k] = v
+    if not opts['network']:
+        raise click.ClickException('--network is required (or use --preset=default)')
+    if outdir is None:
+        outdir = os.path.join('compare-runs', os.path.basename(opts['network'].replace('builtin:', '')).split('.')[0])
+    dist.init(opts['device'])
+    try:
+        cmp = compare_lib.Comparison(
+            network=opts['network'], outdir=outdir, trust_pickle=opts['trust_pickle'],
+            schedules=[s for s in opts['schedules'].split(',') if s.strip()],
+            solvers=[s.strip() for s in opts['solvers'].split(',') if s.strip()],
+            nfes=opts['nfe'], num=opts['samples'], num_seed_sets=opts['seed_sets'], first_seed=opts['first_seed'],
+            detector=opts['detector'], ref=opts['ref'], ref_steps=opts['ref_steps'], batch=opts['batch'],
+            learn_seed=opts['learn_seed'], device=opts['device'])
+        results = cmp.run()
+    except dnnlib.UserError as e:
+        raise click.ClickException(str(e))
+    if dist.get_rank() == 0:
+        order = [e.label for e in cmp.entries]
+        md = compare_lib.markdown_tables(results, row_order=order)
+        compare_lib.write_atomic(os.path.join(outdir, 'results.md'), md)
+        compare_lib.plot(results, os.path.join(outdir, 'results.png'), row_order=order)
+        print()
+        print(md)
+        print(f'Wrote results.json, results.md, results.png and timings.json to "{outdir}".')
+    dist.barrier()
+
+#----------------------------------------------------------------------------
+
+if __name__ == '__main__':
+    main()
+
+#----------------------------------------------------------------------------
