@@ -16,7 +16,6 @@ import re
 import shutil
 import sys
 import tempfile
-import time
 import types
 import urllib.parse
 import uuid
@@ -100,6 +99,8 @@ class Logger:
 
 _dnnlib_cache_dir = None
 
+#----------------------------------------------------------------------------
+
 def set_cache_dir(path: Optional[str]) -> None:
     global _dnnlib_cache_dir
     _dnnlib_cache_dir = path
@@ -132,6 +133,8 @@ def format_time(seconds: Union[int, float]) -> str:
         return f'{s // 3600}h {(s // 60) % 60:02d}m {s % 60:02d}s'
     return f'{s // 86400}d {(s // 3600) % 24:02d}h {(s // 60) % 60:02d}m'
 
+#----------------------------------------------------------------------------
+
 def format_time_brief(seconds: Union[int, float]) -> str:
     """Two most significant units: 'Ns', 'Mm SSs', 'Hh MMm', 'Dd HHh'."""
     s = int(np.rint(seconds))
@@ -143,6 +146,8 @@ def format_time_brief(seconds: Union[int, float]) -> str:
         return f'{s // 3600}h {(s // 60) % 60:02d}m'
     return f'{s // 86400}d {(s // 3600) % 24:02d}h'
 
+#----------------------------------------------------------------------------
+
 def strtobool(value: str) -> bool:
     """Replacement for the removed distutils.util.strtobool."""
     v = str(value).strip().lower()
@@ -152,6 +157,8 @@ def strtobool(value: str) -> bool:
         return False
     raise ValueError(f'invalid truth value {value!r}')
 
+#----------------------------------------------------------------------------
+
 def ask_yes_no(question: str) -> bool:
     """Ask on stdin until the answer parses as yes/no."""
     while True:
@@ -160,6 +167,8 @@ def ask_yes_no(question: str) -> bool:
             return strtobool(input())
         except ValueError:
             pass
+
+#----------------------------------------------------------------------------
 
 def tuple_product(t: Tuple) -> Any:
     """Product of the elements of a tuple (1 for an empty one)."""
@@ -174,6 +183,8 @@ _str_to_ctype = dict(
     float32=ctypes.c_float, float64=ctypes.c_double,
 )
 
+#----------------------------------------------------------------------------
+
 def get_dtype_and_ctype(type_obj: Any) -> Tuple[np.dtype, Any]:
     """(numpy dtype, ctypes type) for a type name, numpy dtype or ctypes type."""
     if isinstance(type_obj, str):
@@ -186,6 +197,8 @@ def get_dtype_and_ctype(type_obj: Any) -> Tuple[np.dtype, Any]:
     dtype, ctype = np.dtype(type_str), _str_to_ctype[type_str]
     assert dtype.itemsize == ctypes.sizeof(ctype)
     return dtype, ctype
+
+#----------------------------------------------------------------------------
 
 def is_pickleable(obj: Any) -> bool:
     import pickle
@@ -221,6 +234,8 @@ def get_module_from_obj_name(obj_name: str) -> Tuple[types.ModuleType, str]:
         return module, local_name
     raise ImportError(f'Cannot find "{obj_name}"')
 
+#----------------------------------------------------------------------------
+
 def get_obj_from_module(module: types.ModuleType, obj_name: str) -> Any:
     """Follow the dotted `obj_name` inside `module` ('' returns the module itself)."""
     if obj_name == '':
@@ -230,9 +245,13 @@ def get_obj_from_module(module: types.ModuleType, obj_name: str) -> Any:
         obj = getattr(obj, part)
     return obj
 
+#----------------------------------------------------------------------------
+
 def get_obj_by_name(name: str) -> Any:
     module, obj_name = get_module_from_obj_name(name)
     return get_obj_from_module(module, obj_name)
+
+#----------------------------------------------------------------------------
 
 def call_func_by_name(*args, func_name: str = None, **kwargs) -> Any:
     assert func_name is not None
@@ -240,16 +259,24 @@ def call_func_by_name(*args, func_name: str = None, **kwargs) -> Any:
     assert callable(func_obj)
     return func_obj(*args, **kwargs)
 
+#----------------------------------------------------------------------------
+
 def construct_class_by_name(*args, class_name: str = None, **kwargs) -> Any:
     """E.g. construct_class_by_name(class_name='training.networks.EDMPrecond', **kwargs)."""
     return call_func_by_name(*args, func_name=class_name, **kwargs)
+
+#----------------------------------------------------------------------------
 
 def get_module_dir_by_obj_name(obj_name: str) -> str:
     module, _obj_name = get_module_from_obj_name(obj_name)
     return os.path.dirname(inspect.getfile(module))
 
+#----------------------------------------------------------------------------
+
 def is_top_level_function(obj: Any) -> bool:
     return callable(obj) and obj.__name__ in sys.modules[obj.__module__].__dict__
+
+#----------------------------------------------------------------------------
 
 def get_top_level_function_name(obj: Any) -> str:
     assert is_top_level_function(obj)
@@ -277,6 +304,8 @@ def list_dir_recursively_with_ignore(dir_path: str, ignores: List[str] = None, a
             rel_paths = [os.path.join(base_name, p) for p in rel_paths]
         result += zip(abs_paths, rel_paths)
     return result
+
+#----------------------------------------------------------------------------
 
 def copy_files_and_create_dirs(files: List[Tuple[str, str]]) -> None:
     """Copy (src, dst) pairs, creating destination folders."""
@@ -306,13 +335,19 @@ def is_url(obj: Any, allow_file_urls: bool = False) -> bool:
         return False
     return True
 
+#----------------------------------------------------------------------------
+
 def url_md5(url: str) -> str:
     """The cache key: md5 of the URL's UTF-8 bytes, as hex."""
     return hashlib.md5(url.encode('utf-8')).hexdigest()
 
+#----------------------------------------------------------------------------
+
 def safe_file_name(name: str) -> str:
     """Every character outside [0-9a-zA-Z-._] becomes '_', truncated to 128 characters."""
     return re.sub(r'[^0-9a-zA-Z-._]', '_', name)[:128]
+
+#----------------------------------------------------------------------------
 
 def cache_file_path(url: str, cache_dir: Optional[str] = None) -> str:
     """Where open_url stores `url` when the server sends no Content-Disposition; pre-seeding this
@@ -320,12 +355,16 @@ def cache_file_path(url: str, cache_dir: Optional[str] = None) -> str:
     cache_dir = cache_dir if cache_dir is not None else make_cache_dir_path('downloads')
     return os.path.join(cache_dir, url_md5(url) + '_' + safe_file_name(url))
 
+#----------------------------------------------------------------------------
+
 def _url_to_local_path(url: str) -> str:
     """file:///C:/x -> C:/x on Windows-style paths, file:///x -> /x otherwise."""
     path = urllib.parse.unquote(urllib.parse.urlparse(url).path)
     if re.match(r'^/[a-zA-Z]:', path):
         path = path[1:]
     return path
+
+#----------------------------------------------------------------------------
 
 def _download(session, url: str, num_attempts: int, verbose: bool) -> Tuple[bytes, str]:
     """Fetch url with retries; returns (data, file name). One dot is printed per retry."""
@@ -354,6 +393,8 @@ def _download(session, url: str, num_attempts: int, verbose: bool) -> Tuple[byte
             if verbose:
                 print('.', end='', flush=True)
     raise IOError('unreachable')
+
+#----------------------------------------------------------------------------
 
 def open_url(url: str, cache_dir: Optional[str] = None, num_attempts: int = 10, verbose: bool = True,
              return_filename: bool = False, cache: bool = True) -> Any:

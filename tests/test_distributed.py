@@ -10,7 +10,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
 import torch
 
 from torch_utils import distributed as dist
@@ -51,6 +50,8 @@ WORKER = textwrap.dedent('''
     dist.barrier()
     dist.destroy()
 ''')
+
+#----------------------------------------------------------------------------
 
 def test_two_process_gloo(tmp_path):
     with socket.socket() as s:

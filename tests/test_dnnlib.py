@@ -129,6 +129,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args): # Keep pytest output clean.
         pass
 
+#----------------------------------------------------------------------------
+
 @pytest.fixture
 def http_server():
     server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), _Handler)
@@ -145,6 +147,8 @@ def http_server():
     state['stop'] = stop
     yield state
     stop()
+
+#----------------------------------------------------------------------------
 
 def _expected_cache_name(url, name=None):
     """Independent statement of the spec's cache naming: md5(url) + '_' + safe(name or url)."""

@@ -33,6 +33,8 @@ def _one_thread():
 SMALL_SONGUNET = dict(img_resolution=8, img_channels=3, label_dim=4, model_type='SongUNet', model_channels=16,
     channel_mult=[1, 2], num_blocks=1, attn_resolutions=[4], augment_dim=9, dropout=0.0)
 
+#----------------------------------------------------------------------------
+
 def _make_net(seed=0):
     torch.manual_seed(seed)
     net = networks.EDMPrecond(**SMALL_SONGUNET)
@@ -40,6 +42,8 @@ def _make_net(seed=0):
         for p in net.parameters():
             p.add_(torch.randn_like(p) * 0.05) # Random weights everywhere (EDM zero-inits some layers).
     return net.eval().requires_grad_(False)
+
+#----------------------------------------------------------------------------
 
 @pytest.fixture(scope='module')
 def edm_pickle(tmp_path_factory):
@@ -87,12 +91,16 @@ CHILD = textwrap.dedent('''
     print('OK')
 ''')
 
+#----------------------------------------------------------------------------
+
 def _run_child(mode, root):
     out = root / f'out-{mode}.pt'
     res = subprocess.run([sys.executable, '-c', CHILD, mode, str(root / 'network-snapshot.pkl'), str(root / 'io.pt'), str(out)],
         capture_output=True, text=True, timeout=180, env=dict(os.environ, OMP_NUM_THREADS='1'), cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert res.returncode == 0 and res.stdout.strip().endswith('OK'), res.stderr[-3000:]
     return torch.load(out, weights_only=True)
+
+#----------------------------------------------------------------------------
 
 def test_safe_and_trusted_fresh_process_identical(edm_pickle):
     D_safe = _run_child('safe', edm_pickle)
@@ -126,20 +134,28 @@ class _Persistent:
     def __reduce__(self):
         return (persistence._reconstruct_persistent_obj, (self.meta,))
 
+#----------------------------------------------------------------------------
+
 class _Reduce:
     def __init__(self, fn, args):
         self.fn, self.args = fn, args
     def __reduce__(self):
         return (self.fn, self.args)
 
+#----------------------------------------------------------------------------
+
 def _evil_meta(marker, class_name, state=None):
     src = f'open({str(marker)!r}, "w").write("pwned")\nclass {class_name}:\n    pass\n'
     return dict(type='class', version=6, module_src=src, class_name=class_name, state=state or {})
+
+#----------------------------------------------------------------------------
 
 def _write(path, obj):
     with open(path, 'wb') as f:
         pickle.dump(obj, f)
     return str(path)
+
+#----------------------------------------------------------------------------
 
 def _refused(path, *fragments):
     with pytest.raises(dnnlib.UserError) as info:

@@ -50,6 +50,8 @@ TOY_SRC = textwrap.dedent('''
             self.value = value
 ''')
 
+#----------------------------------------------------------------------------
+
 @pytest.fixture
 def toy(tmp_path, monkeypatch):
     name = 'persistence_toy_' + tmp_path.name.replace('-', '_')

@@ -48,6 +48,8 @@ _INERT_CLASSES   = ('AugmentPipe',)     # Training-only objects: replaced by Ine
 _MODEL_TYPES     = ('SongUNet', 'DhariwalUNet')
 _CHECKPOINT_FORMAT = 'art-edm-checkpoint/1'
 
+#----------------------------------------------------------------------------
+
 def _known_classes():
     import training.networks # pylint: disable=import-outside-toplevel
     import training.loss # pylint: disable=import-outside-toplevel
@@ -65,6 +67,8 @@ class PersistentRecord:
         self.state = state
     def __repr__(self):
         return f'PersistentRecord({self.class_name})'
+
+#----------------------------------------------------------------------------
 
 class ContainerRecord:
     """State of a pickled torch container module (ModuleDict, ModuleList, Sequential)."""

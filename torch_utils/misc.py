@@ -19,6 +19,8 @@ import dnnlib
 
 _constant_cache = dict()
 
+#----------------------------------------------------------------------------
+
 def constant(value, shape=None, dtype=None, device=None, memory_format=None):
     value = np.asarray(value)
     if shape is not None:
@@ -127,6 +129,8 @@ class InfiniteSampler(torch.utils.data.Sampler):
 def params_and_buffers(module):
     assert isinstance(module, torch.nn.Module)
     return list(module.parameters()) + list(module.buffers())
+
+#----------------------------------------------------------------------------
 
 def named_params_and_buffers(module):
     assert isinstance(module, torch.nn.Module)
