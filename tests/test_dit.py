@@ -16,6 +16,7 @@ from training import dit
 #----------------------------------------------------------------------------
 # State-dict keys written out from the architecture description (99 tensors).
 
+#----------------------------------------------------------------------------
 def _expected_shapes():
     shapes = {
         'model.patch_pos_emb': (1, 49, 64), 'model.conv.weight': (16, 1, 4, 4), 'model.conv.bias': (16,),
@@ -36,6 +37,7 @@ def _expected_shapes():
         shapes[b + 'ff.2.weight'], shapes[b + 'ff.2.bias'] = (64, 256), (64,)
     return shapes
 
+#----------------------------------------------------------------------------
 def test_state_dict_layout():
     net = dit.DiTPrecond()
     sd = net.state_dict()
@@ -52,11 +54,13 @@ def test_state_dict_layout():
 #----------------------------------------------------------------------------
 # Preconditioning and label handling with random weights.
 
+#----------------------------------------------------------------------------
 class _RecordingDiT(torch.nn.Module):
     def forward(self, x, c_noise, labels):
         self.x, self.c_noise, self.labels = x, c_noise, labels
         return torch.sin(x) * 0.7
 
+#----------------------------------------------------------------------------
 def test_edm_preconditioning_and_labels():
     net = dit.DiTPrecond()
     net.model = _RecordingDiT()
@@ -76,6 +80,7 @@ def test_edm_preconditioning_and_labels():
     with pytest.raises(ValueError, match='class-conditional'):
         net(x, torch.tensor(1.0))
 
+#----------------------------------------------------------------------------
 @pytest.mark.filterwarnings('ignore:.*torch.jit.script.*:DeprecationWarning') # torch's own jvp decompositions use jit.script.
 def test_random_dit_runs_one_hot_equals_int_and_supports_jvp():
     torch.manual_seed(0)
@@ -95,6 +100,7 @@ def test_random_dit_runs_one_hot_equals_int_and_supports_jvp():
     fd = (f(x + eps * v) - f(x - eps * v)) / (2 * eps)
     assert (jv - fd).norm() / fd.norm() < 1e-2
 
+#----------------------------------------------------------------------------
 def test_builtin_missing_file_is_a_user_error(monkeypatch, tmp_path):
     monkeypatch.setenv('ART_MNIST_DIT', str(tmp_path / 'nope.npz'))
     with pytest.raises(dnnlib.UserError, match='ART_MNIST_DIT') as info:
@@ -104,6 +110,7 @@ def test_builtin_missing_file_is_a_user_error(monkeypatch, tmp_path):
 #----------------------------------------------------------------------------
 # The pretrained weights on real digits (skips without the shared folder).
 
+#----------------------------------------------------------------------------
 def test_pretrained_weights_load_and_denoise_mnist(shared_root, monkeypatch):
     weights = shared_root / 'weights' / 'edm-dit-mnist-11000.npz'
     data = shared_root / 'data' / 'mnist' / 'mnist_test_10k.npz'

@@ -25,30 +25,36 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 DDPMPP = dict(embedding_type='positional', encoder_type='standard', decoder_type='standard', channel_mult_noise=1, resample_filter=[1,1], model_channels=128, channel_mult=[2,2,2])
 NCSNPP = dict(embedding_type='fourier', encoder_type='residual', decoder_type='standard', channel_mult_noise=2, resample_filter=[1,3,3,1], model_channels=128, channel_mult=[2,2,2])
 
+#----------------------------------------------------------------------------
 def _meta(cls, **kwargs):
     with torch.device('meta'):
         return cls(**kwargs)
 
+#----------------------------------------------------------------------------
 def _count(net):
     return sum(p.numel() for p in net.parameters())
 
+#----------------------------------------------------------------------------
 @pytest.fixture(scope='module')
 def cifar_ddpmpp():
     return _meta(N.EDMPrecond, img_resolution=32, img_channels=3, label_dim=10, use_fp16=False, sigma_min=0, sigma_max=float('inf'), sigma_data=0.5,
                  model_type='SongUNet', augment_dim=9, dropout=0.13, **DDPMPP)
 
+#----------------------------------------------------------------------------
 def test_param_count_cifar_ddpmpp(cifar_ddpmpp):
     params = list(cifar_ddpmpp.parameters())
     assert sum(p.numel() for p in params) == 55_735_299
     assert len(params) == 419
     assert sum(b.numel() for b in cifar_ddpmpp.buffers()) == 32
 
+#----------------------------------------------------------------------------
 def test_param_count_cifar_ncsnpp_and_ffhq():
     assert _count(_meta(N.EDMPrecond, img_resolution=32, img_channels=3, model_type='SongUNet', augment_dim=9, **NCSNPP)) == 56_397_827
     ffhq = dict(img_resolution=64, img_channels=3, model_type='SongUNet', augment_dim=9)
     assert _count(_meta(N.EDMPrecond, **ffhq, **dict(DDPMPP, channel_mult=[1,2,2,2]))) == 61_805_571
     assert _count(_meta(N.EDMPrecond, **ffhq, **dict(NCSNPP, channel_mult=[1,2,2,2]))) == 62_761_091
 
+#----------------------------------------------------------------------------
 def test_param_count_imagenet_adm():
     net = _meta(N.EDMPrecond, img_resolution=64, img_channels=3, label_dim=1000, model_type='DhariwalUNet', model_channels=192, channel_mult=[1,2,3,4])
     assert _count(net) == 295_899_267
@@ -60,6 +66,7 @@ def test_param_count_imagenet_adm():
     assert sd['model.enc.32x32_block0.qkv.weight'].shape == (3 * 384, 384, 1, 1) # Attention at 32x32, 384/64 = 6 heads.
     assert net.model.enc['32x32_block0'].num_heads == 6 and net.model.enc['64x64_block0'].num_heads == 0
 
+#----------------------------------------------------------------------------
 def test_key_names_cifar_ddpmpp(cifar_ddpmpp):
     enc = ['32x32_conv'] + [f'32x32_block{i}' for i in range(4)] + ['16x16_down'] + [f'16x16_block{i}' for i in range(4)] + ['8x8_down'] + [f'8x8_block{i}' for i in range(4)]
     dec = ['8x8_in0', '8x8_in1'] + [f'8x8_block{i}' for i in range(5)] + ['16x16_up'] + [f'16x16_block{i}' for i in range(5)] + ['32x32_up'] + [f'32x32_block{i}' for i in range(5)] + ['32x32_aux_norm', '32x32_aux_conv']
@@ -93,6 +100,7 @@ def test_key_names_cifar_ddpmpp(cifar_ddpmpp):
     assert 'model.enc.32x32_block1.skip.weight' not in sd and cifar_ddpmpp.model.enc['32x32_block1'].skip is None
     assert 'model.dec.16x16_block4.qkv.weight' in sd and 'model.dec.16x16_block3.qkv.weight' not in sd
 
+#----------------------------------------------------------------------------
 def test_key_names_ncsnpp_and_skip_variants():
     net = _meta(N.SongUNet, img_resolution=32, in_channels=3, out_channels=3, **NCSNPP)
     sd = net.state_dict()
@@ -111,6 +119,7 @@ def test_key_names_ncsnpp_and_skip_variants():
 #----------------------------------------------------------------------------
 # Layers (spec §5.1).
 
+#----------------------------------------------------------------------------
 def test_weight_init_bounds_and_modes():
     torch.manual_seed(0)
     w = N.weight_init([200, 300], 'xavier_uniform', fan_in=300, fan_out=200)
@@ -127,6 +136,7 @@ def test_weight_init_bounds_and_modes():
     lin = N.Linear(5, 7, init_mode='kaiming_uniform', init_weight=0, init_bias=0)
     assert lin.weight.abs().max() == 0 and lin.bias.abs().max() == 0
 
+#----------------------------------------------------------------------------
 def test_conv_resampling_matches_pooling_and_nearest():
     torch.manual_seed(0)
     x = torch.randn(2, 3, 8, 8)
@@ -147,12 +157,14 @@ def test_conv_resampling_matches_pooling_and_nearest():
     with pytest.raises(AssertionError):
         N.Conv2d(3, 3, kernel=3, up=True, down=True)
 
+#----------------------------------------------------------------------------
 def test_conv_matches_torch_conv():
     torch.manual_seed(0)
     conv = N.Conv2d(3, 4, kernel=3, init_bias=1)
     x = torch.randn(2, 3, 6, 6)
     torch.testing.assert_close(conv(x), torch.nn.functional.conv2d(x, conv.weight, conv.bias, padding=1))
 
+#----------------------------------------------------------------------------
 def test_group_norm_groups():
     assert N.GroupNorm(16).num_groups == 4 and N.GroupNorm(256).num_groups == 32 and N.GroupNorm(96).num_groups == 24
     gn = N.GroupNorm(16, eps=1e-6)
@@ -160,6 +172,7 @@ def test_group_norm_groups():
     ref = torch.nn.functional.group_norm(x.double(), 4, eps=1e-6).float()
     torch.testing.assert_close(gn(x), ref, atol=1e-5, rtol=1e-5)
 
+#----------------------------------------------------------------------------
 def test_attention_op_forward_backward():
     torch.manual_seed(0)
     q = torch.randn(3, 8, 10, requires_grad=True)
@@ -174,6 +187,7 @@ def test_attention_op_forward_backward():
     torch.testing.assert_close(q.grad.double(), q64.grad, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(k.grad.double(), k64.grad, atol=1e-5, rtol=1e-4)
 
+#----------------------------------------------------------------------------
 def test_unet_block_attention_interleaves_qkv():
     # Recompute the attention output from the qkv activations with the spec's channel layout,
     # channel index = (head * C/heads + c) * 3 + {0: q, 1: k, 2: v}, and compare with proj's input.
@@ -197,6 +211,7 @@ def test_unet_block_attention_interleaves_qkv():
             a_ref[n, h * ch:(h + 1) * ch] = v @ w.T                    # [c, query]
     np.testing.assert_allclose(seen['a'].reshape(2, 8, 9), a_ref, atol=1e-5)
 
+#----------------------------------------------------------------------------
 def test_embeddings():
     x = torch.tensor([0.3, -1.7, 4.0])
     ref = lambda f: np.concatenate([np.cos(np.outer(x.double().numpy(), f)), np.sin(np.outer(x.double().numpy(), f))], axis=1)
@@ -206,6 +221,7 @@ def test_embeddings():
     emb = N.FourierEmbedding(16, scale=3)
     np.testing.assert_allclose(emb(x).numpy(), ref(2 * np.pi * emb.freqs.double().numpy()), atol=2e-4)
 
+#----------------------------------------------------------------------------
 def test_songunet_noise_embedding_is_sin_then_cos():
     net = N.SongUNet(img_resolution=8, in_channels=1, out_channels=1, model_channels=16, channel_mult=[1], num_blocks=1, attn_resolutions=[])
     seen = {}
@@ -219,6 +235,7 @@ def test_songunet_noise_embedding_is_sin_then_cos():
 #----------------------------------------------------------------------------
 # Preconditioners (spec §5.4), checked with a recording stand-in for the inner model.
 
+#----------------------------------------------------------------------------
 class _RecordingModel(torch.nn.Module):
     def __init__(self, out_channels):
         super().__init__()
@@ -227,9 +244,11 @@ class _RecordingModel(torch.nn.Module):
         self.x, self.noise_labels, self.class_labels = x, noise_labels, class_labels
         return torch.cos(x).repeat(1, self.out_channels // x.shape[1], 1, 1) * 0.3 + 0.1
 
+#----------------------------------------------------------------------------
 def _vp_sigma_inv(sigma, beta_d=19.9, beta_min=0.1):
     return (np.sqrt(beta_min ** 2 + 2 * beta_d * np.log(sigma ** 2 + 1)) - beta_min) / beta_d
 
+#----------------------------------------------------------------------------
 def _iddpm_u(M=1000, C_1=0.001, C_2=0.008):
     alpha_bar = lambda j: np.sin(0.5 * np.pi * j / M / (C_2 + 1)) ** 2
     u = np.zeros(M + 1)
@@ -240,6 +259,7 @@ def _iddpm_u(M=1000, C_1=0.001, C_2=0.008):
 _TINY = dict(model_channels=16, channel_mult=[1,2], num_blocks=1, attn_resolutions=[4])
 _TINY_ADM = dict(model_channels=64, channel_mult=[1,1], num_blocks=1, attn_resolutions=[4])  # 64 channels = 1 head of 64.
 
+#----------------------------------------------------------------------------
 @pytest.mark.parametrize('kind', ['vp', 've', 'iddpm', 'edm'])
 def test_precond_formulas(kind):
     sigma = np.array([0.002, 0.3, 1.0, 7.0, 80.0])
@@ -275,6 +295,7 @@ def test_precond_formulas(kind):
     net(x, torch.tensor(1.0))
     assert torch.equal(net.model.class_labels, torch.zeros(1, 3))
 
+#----------------------------------------------------------------------------
 def test_precond_constants():
     vp = N.VPPrecond(8, 1, **_TINY)
     assert vp.sigma_min == 0.0009765625
@@ -297,6 +318,7 @@ def test_precond_constants():
     ve = N.VEPrecond(8, 1, **_TINY)
     assert (ve.sigma_min, ve.sigma_max) == (0.02, 100)
 
+#----------------------------------------------------------------------------
 @pytest.mark.parametrize('cfg', [
     ('VPPrecond',    dict(**_TINY)),
     ('VEPrecond',    dict(**_TINY, embedding_type='fourier', encoder_type='residual', channel_mult_noise=2, resample_filter=[1,3,3,1])),
@@ -305,6 +327,8 @@ def test_precond_constants():
     ('EDMPrecond',   dict(**_TINY_ADM, augment_dim=9)),
     ('EDMPrecond',   dict(**_TINY, model_type='SongUNet', augment_dim=9, use_fp16=True)),
 ], ids=['vp-ddpmpp', 've-ncsnpp', 've-skip', 'iddpm-adm', 'edm-adm', 'edm-ddpmpp-fp16flag'])
+
+#----------------------------------------------------------------------------
 def test_precond_forward_backward(cfg):
     torch.manual_seed(0)
     name, kwargs = cfg
@@ -320,6 +344,7 @@ def test_precond_forward_backward(cfg):
 #----------------------------------------------------------------------------
 # Persistence and imports (so that our pickles load in official EDM, and the safe loader maps by name).
 
+#----------------------------------------------------------------------------
 def test_classes_are_persistent_and_record_init_kwargs():
     for name in ['Linear', 'Conv2d', 'GroupNorm', 'UNetBlock', 'PositionalEmbedding', 'FourierEmbedding', 'SongUNet', 'DhariwalUNet',
                  'VPPrecond', 'VEPrecond', 'iDDPMPrecond', 'EDMPrecond']:
@@ -330,6 +355,7 @@ def test_classes_are_persistent_and_record_init_kwargs():
     assert net.init_kwargs.model_type == 'SongUNet' and net.init_args == (8, 1)
     assert type(net).__name__ == 'EDMPrecond' and isinstance(net.model, N.SongUNet)
 
+#----------------------------------------------------------------------------
 @pytest.mark.parametrize('path', ['training/networks.py', 'training/loss.py', 'training/dit.py'])
 def test_modules_import_only_numpy_torch_persistence(path):
     tree = ast.parse((REPO / path).read_text())
@@ -344,16 +370,19 @@ def test_modules_import_only_numpy_torch_persistence(path):
 #----------------------------------------------------------------------------
 # Losses (spec §5.5): sigma first, then augmentation, then noise; unreduced weighted MSE.
 
+#----------------------------------------------------------------------------
 class _RecordingNet:
     def __call__(self, x, sigma, labels, augment_labels=None):
         self.x, self.sigma, self.labels, self.augment_labels = x, sigma, labels, augment_labels
         return 0.5 * x
 
+#----------------------------------------------------------------------------
 class _Augment:
     def __call__(self, images):
         flip = torch.rand([images.shape[0], 1, 1, 1]) < 0.5                 # Consumes the RNG between sigma and noise.
         return torch.where(flip, -images, images), flip.reshape(-1, 1).float().repeat(1, 9)
 
+#----------------------------------------------------------------------------
 @pytest.mark.parametrize('kind', ['edm', 'vp', 've'])
 @pytest.mark.parametrize('augment', [False, True])
 def test_loss_draw_order_and_value(kind, augment):
@@ -386,6 +415,7 @@ def test_loss_draw_order_and_value(kind, augment):
     assert loss.shape == images.shape
     np.testing.assert_allclose(loss.double().numpy(), expected, rtol=1e-3, atol=1e-6)
 
+#----------------------------------------------------------------------------
 def test_edm_loss_trains_a_tiny_network():
     # One EDMLoss gradient step on a tiny EDMPrecond(SongUNet) runs and reduces nothing to NaN.
     torch.manual_seed(0)

@@ -17,6 +17,7 @@ from torch_utils import persistence
 #----------------------------------------------------------------------------
 # Sinusoidal embedding of the scalar c_noise: [sin(c f), cos(c f)], f_i = 10000^(-i / (half - 1)).
 
+#----------------------------------------------------------------------------
 @persistence.persistent_class
 class SinusoidalEmbedding(torch.nn.Module):
     def __init__(self, num_channels=64, max_positions=10000):
@@ -31,6 +32,7 @@ class SinusoidalEmbedding(torch.nn.Module):
 #----------------------------------------------------------------------------
 # Transformer block with adaptive LayerNorm modulation by the conditioning vector.
 
+#----------------------------------------------------------------------------
 @persistence.persistent_class
 class DiTBlock(torch.nn.Module):
     def __init__(self,
@@ -66,6 +68,7 @@ class DiTBlock(torch.nn.Module):
 #----------------------------------------------------------------------------
 # The raw network F(x, c_noise, y): patchify, transformer blocks, unpatchify.
 
+#----------------------------------------------------------------------------
 @persistence.persistent_class
 class DiT(torch.nn.Module):
     def __init__(self,
@@ -108,6 +111,7 @@ class DiT(torch.nn.Module):
 #----------------------------------------------------------------------------
 # EDM preconditioning around the DiT, with EDM's denoiser interface.
 
+#----------------------------------------------------------------------------
 @persistence.persistent_class
 class DiTPrecond(torch.nn.Module):
     def __init__(self,
@@ -151,6 +155,7 @@ class DiTPrecond(torch.nn.Module):
 #----------------------------------------------------------------------------
 # Build the denoiser and load a state dict saved as .npz (all 99 tensors, strict).
 
+#----------------------------------------------------------------------------
 def load_dit_npz(path, device='cpu'):
     with np.load(path) as z:
         state = {name: torch.from_numpy(z[name].copy()) for name in z.files}

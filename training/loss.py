@@ -14,6 +14,7 @@ from torch_utils import persistence
 #----------------------------------------------------------------------------
 # Loss of the variance preserving (VP) formulation (Song et al., ICLR 2021).
 
+#----------------------------------------------------------------------------
 @persistence.persistent_class
 class VPLoss:
     def __init__(self, beta_d=19.9, beta_min=0.1, epsilon_t=1e-5):
@@ -38,6 +39,7 @@ class VPLoss:
 #----------------------------------------------------------------------------
 # Loss of the variance exploding (VE) formulation (Song et al., ICLR 2021).
 
+#----------------------------------------------------------------------------
 @persistence.persistent_class
 class VELoss:
     def __init__(self, sigma_min=0.02, sigma_max=100):
@@ -58,6 +60,7 @@ class VELoss:
 # Improved loss function proposed in the EDM paper: ln(sigma) ~ N(P_mean, P_std^2),
 # weight lambda(sigma) = (sigma^2 + sigma_data^2) / (sigma * sigma_data)^2.
 
+#----------------------------------------------------------------------------
 @persistence.persistent_class
 class EDMLoss:
     def __init__(self, P_mean=-1.2, P_std=1.2, sigma_data=0.5):

@@ -493,6 +493,9 @@ def _precond_inputs(net, x, sigma, class_labels, force_fp32):
     dtype = torch.float16 if (net.use_fp16 and not force_fp32 and x.device.type == 'cuda') else torch.float32
     return x, sigma, class_labels, dtype
 
+#----------------------------------------------------------------------------
+# Evaluate the raw network F on the preconditioned input in the compute dtype.
+
 def _call_model(model, x_in, c_noise, class_labels, dtype, model_kwargs):
     F_x = model(x_in.to(dtype), c_noise.flatten(), class_labels=class_labels, **model_kwargs)
     assert F_x.dtype == dtype
