@@ -425,3 +425,23 @@ def test_edm_loss_trains_a_tiny_network():
     assert torch.isfinite(loss) and all(torch.isfinite(p.grad).all() for p in net.parameters())
 
 #----------------------------------------------------------------------------
+
+#----------------------------------------------------------------------------
+# The fp16 code path (used by use_fp16 on CUDA) on CPU: half in, half out, close to float32.
+
+@pytest.mark.parametrize('model_type', ['SongUNet', 'DhariwalUNet'])
+def test_inner_model_runs_in_half_precision(model_type):
+    torch.manual_seed(0)
+    kwargs = _TINY if model_type == 'SongUNet' else dict(_TINY_ADM, augment_dim=9)
+    net = N.EDMPrecond(8, 2, label_dim=3, use_fp16=True, model_type=model_type, **kwargs).eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.randn_like(p) * 0.2)                           # Non-zero everywhere (the init zeroes output layers).
+    x = torch.randn(2, 2, 8, 8)
+    c_noise, labels = torch.tensor([-1.0, 0.5]), torch.eye(3)[:2]
+    F16 = net.model(x.half(), c_noise, class_labels=labels)
+    F32 = net.model(x, c_noise, class_labels=labels)
+    assert F16.dtype == torch.float16 and F32.dtype == torch.float32
+    assert F32.abs().mean() > 0.1
+    assert (F16.float() - F32).abs().max() < 0.02 * F32.abs().max()
+    assert net(x, torch.tensor([0.5, 2.0]), labels).dtype == torch.float32   # CPU: use_fp16 falls back to float32.
