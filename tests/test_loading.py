@@ -125,6 +125,35 @@ def test_safe_path_reads_storages_weights_only(edm_pickle, monkeypatch):
     assert data['ema'].init_kwargs == SMALL_SONGUNET # Rebuilt through the project's constructor.
 
 #----------------------------------------------------------------------------
+# Other preconditioners and backbones (NCSN++ options, ADM, iDDPM's `u` buffer) through the safe path.
+
+OTHER_CONFIGS = [
+    ('VPPrecond', dict(img_resolution=8, img_channels=2, model_channels=16, channel_mult=[1, 2], num_blocks=1, attn_resolutions=[4], dropout=0.0)),
+    ('VEPrecond', dict(img_resolution=8, img_channels=2, model_channels=16, channel_mult=[1, 2], num_blocks=1, attn_resolutions=[4], dropout=0.0,
+        embedding_type='fourier', encoder_type='residual', decoder_type='skip', channel_mult_noise=2, resample_filter=[1, 3, 3, 1])),
+    ('iDDPMPrecond', dict(img_resolution=8, img_channels=2, label_dim=3, model_channels=64, channel_mult=[1, 2], num_blocks=1, attn_resolutions=[4], dropout=0.0)),
+]
+
+@pytest.mark.parametrize('class_name,kwargs', OTHER_CONFIGS, ids=[c for c, _ in OTHER_CONFIGS])
+def test_safe_loader_other_networks(tmp_path, class_name, kwargs):
+    torch.manual_seed(0)
+    net = getattr(networks, class_name)(**kwargs)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    net.eval().requires_grad_(False)
+    path = _write(tmp_path / 'net.pkl', dict(ema=net, loss_fn=loss.VPLoss() if class_name == 'VPPrecond' else loss.VELoss(), augment_pipe=None, dataset_kwargs={}))
+    data = loading.load_pickle(path)
+    loaded = data['ema']
+    assert type(loaded) is type(net) and type(data['loss_fn']).__name__ == ('VPLoss' if class_name == 'VPPrecond' else 'VELoss')
+    assert loaded.sigma_min == net.sigma_min and loaded.sigma_max == net.sigma_max
+    x = torch.randn(2, 2, 8, 8)
+    sigma = torch.tensor([0.5, 5.0])
+    labels = torch.eye(3)[[0, 2]] if kwargs.get('label_dim') else None
+    assert torch.equal(loaded(x, sigma, labels), net(x, sigma, labels))
+    assert torch.equal(loaded.round_sigma(sigma), net.round_sigma(sigma))
+
+#----------------------------------------------------------------------------
 # Hand-made pickles.
 
 class _Persistent:
