@@ -45,6 +45,7 @@ def parse_int_list(s):
             ranges.append(int(p))
     return ranges
 
+#----------------------------------------------------------------------------
 def _seed_list(ctx, param, value):
     try:
         return parse_int_list(value)
@@ -66,10 +67,12 @@ def image_path(outdir, seed, subdirs=False):
     image_dir = os.path.join(outdir, f'{seed - seed % 1000:06d}') if subdirs else outdir
     return os.path.join(image_dir, f'{seed:06d}.png')
 
+#----------------------------------------------------------------------------
 def to_uint8(images):
     """[B,C,H,W] float in about [-1,1] -> [B,H,W,C] uint8 NumPy: (x*127.5 + 128), clip, truncate."""
     return (images * 127.5 + 128).clip(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
+#----------------------------------------------------------------------------
 def save_image_atomic(image_np, path):
     """Write one HWC uint8 image as PNG via a temporary file + os.replace (never a partial PNG)."""
     os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
@@ -94,6 +97,7 @@ def resolve_grid(schedule, discretization):
         raise dnnlib.UserError(f'Unknown schedule "{grid}": choose one of {"|".join(art_schedules.SCHEDULES)} or the path of a schedule .json file')
     return grid
 
+#----------------------------------------------------------------------------
 def make_plan(net, *, grid, grid_given, num_steps, sigma_min, sigma_max, rho, solver, sigma_schedule, scaling,
               S_churn, S_min, S_max, S_noise, device, log=None):
     """Compute the grid once and return `fn(latents, class_labels, randn_like) -> float64 images`

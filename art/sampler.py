@@ -65,6 +65,7 @@ def _as_grid(sigmas, device):
         raise dnnlib.UserError('The sigma grid must be a 1-D list of at least 2 values ending in 0')
     return sigmas
 
+#----------------------------------------------------------------------------
 def _churn_gammas(sigma_cur, num_steps, S_churn, S_min, S_max):
     """gamma_i = min(S_churn/N, sqrt(2)-1) where S_min <= sigma_i <= S_max, else 0 (float64, on device)."""
     gamma = min(S_churn / num_steps, np.sqrt(2) - 1)
@@ -131,6 +132,7 @@ def _sigma_fns(sigma_schedule, beta_d, beta_min):
         return (lambda t: t ** 0.5, lambda t: 0.5 / t ** 0.5, lambda s: s ** 2)
     return (lambda t: t, lambda t: torch.ones_like(t), lambda s: s)
 
+#----------------------------------------------------------------------------
 def _scaling_fns(scaling, sigma, sigma_deriv):
     if scaling == 'vp':
         s = lambda t: 1 / (1 + sigma(t) ** 2).sqrt()
@@ -214,6 +216,7 @@ def edm_sampler(net, latents, class_labels=None, randn_like=torch.randn_like, nu
     return sample(net, latents, sigmas, class_labels, solver=solver, randn_like=randn_like,
         S_churn=S_churn, S_min=S_min, S_max=S_max, S_noise=S_noise, return_nfe=return_nfe)
 
+#----------------------------------------------------------------------------
 def ablation_sampler(net, latents, class_labels=None, randn_like=torch.randn_like, num_steps=18,
                      sigma_min=None, sigma_max=None, rho=7, solver='heun', discretization='edm',
                      schedule='linear', scaling='none', epsilon_s=1e-3, C_1=0.001, C_2=0.008, M=1000,

@@ -48,11 +48,13 @@ def vp_sigma(t, beta_d, beta_min):
     t = torch.as_tensor(t, dtype=torch.float64)
     return ((0.5 * beta_d * (t ** 2) + beta_min * t).exp() - 1) ** 0.5
 
+#----------------------------------------------------------------------------
 def vp_sigma_deriv(t, beta_d, beta_min):
     t = torch.as_tensor(t, dtype=torch.float64)
     sigma = vp_sigma(t, beta_d, beta_min)
     return 0.5 * (beta_min + beta_d * t) * (sigma + 1 / sigma)
 
+#----------------------------------------------------------------------------
 def vp_sigma_inv(sigma, beta_d, beta_min):
     sigma = torch.as_tensor(sigma, dtype=torch.float64)
     return ((beta_min ** 2 + 2 * beta_d * (sigma ** 2 + 1).log()) ** 0.5 - beta_min) / beta_d
@@ -77,6 +79,7 @@ def default_sigma_range(schedule, epsilon_s=1e-3):
         return 0.002, 81.0
     return 0.002, 80.0 # edm, uniform, logsnr
 
+#----------------------------------------------------------------------------
 def sigma_range(schedule, net=None, sigma_min=None, sigma_max=None, epsilon_s=1e-3):
     """(sigma_min, sigma_max) as the samplers use it: the user's values, else the grid's defaults,
     then clamped to [net.sigma_min, net.sigma_max]."""
@@ -207,6 +210,7 @@ def _jsonable(value):
         return [_jsonable(v) for v in value]
     return value
 
+#----------------------------------------------------------------------------
 def make_schedule(sigmas, *, method='custom', solver=None, network=None, network_sha256=None,
                   settings=None, seed=None, theta_bar=None, **extra):
     """Build (and validate) a schedule dict. `network` is a name/URL string or a dict {name, sha256}."""
@@ -222,6 +226,7 @@ def make_schedule(sigmas, *, method='custom', solver=None, network=None, network
     data.update(extra)
     return _jsonable(data)
 
+#----------------------------------------------------------------------------
 def save_schedule(path, sigmas, **meta):
     """Write a schedule file atomically (tmp file + os.replace). Returns the dict written."""
     data = make_schedule(sigmas, **meta)
@@ -234,6 +239,7 @@ def save_schedule(path, sigmas, **meta):
     os.replace(tmp, path)
     return data
 
+#----------------------------------------------------------------------------
 def validate_schedule(data, source='schedule'):
     """Check a loaded schedule dict; returns it with `sigmas` as floats. Raises dnnlib.UserError."""
     if not isinstance(data, dict):
@@ -259,6 +265,7 @@ def validate_schedule(data, source='schedule'):
     data['num_steps'] = K
     return data
 
+#----------------------------------------------------------------------------
 def load_schedule(path):
     """Read and validate a schedule file. Every problem raises a one-line dnnlib.UserError."""
     source = f'Schedule file "{path}"'
@@ -277,6 +284,7 @@ def load_schedule(path):
         raise dnnlib.UserError(f'{source} is not valid JSON ({e.msg} at line {e.lineno} column {e.colno})') from None
     return validate_schedule(data, source=source)
 
+#----------------------------------------------------------------------------
 def is_schedule_path(schedule):
     return isinstance(schedule, (str, os.PathLike)) and str(schedule) not in SCHEDULES
 
@@ -354,6 +362,7 @@ def export_sigmas(sigmas, fmt='json'):
 def cli():
     """Make, inspect and export schedule files (art-schedule/1)."""
 
+#----------------------------------------------------------------------------
 @cli.command('export')
 @click.argument('path',       metavar='FILE.json')
 @click.option('--format',     'fmt', help='Target toolkit', type=click.Choice(EXPORT_FORMATS), default='json', show_default=True)
@@ -376,6 +385,7 @@ def cmd_export(path, fmt, num_steps):
     except dnnlib.UserError as e:
         raise click.ClickException(str(e))
 
+#----------------------------------------------------------------------------
 @cli.command('make')
 @click.option('--schedule',   help='Grid to write', type=click.Choice(SCHEDULES), default='edm', show_default=True)
 @click.option('--steps',      'num_steps', help='Number of steps K', type=click.IntRange(min=1), default=18, show_default=True)

@@ -37,6 +37,7 @@ class _Recorder(torch.nn.Module):
         self.calls.append((x.clone(), sigma.clone(), None if class_labels is None else class_labels.clone()))
         return self.net(x, sigma, class_labels)
 
+#----------------------------------------------------------------------------
 def _sync(device):
     if device.type == 'cuda':
         torch.cuda.synchronize(device)

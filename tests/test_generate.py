@@ -29,14 +29,17 @@ def run_cli(*args):
     """Run generate.main in-process; returns the click Result."""
     return CliRunner().invoke(generate.main, [str(a) for a in args], catch_exceptions=True)
 
+#----------------------------------------------------------------------------
 def run_ok(*args):
     res = run_cli('--device=cpu', *args)
     assert res.exit_code == 0, res.output + repr(res.exception)
     return res
 
+#----------------------------------------------------------------------------
 def pngs(outdir):
     return {p.relative_to(outdir).as_posix(): p.read_bytes() for p in sorted(pathlib.Path(outdir).rglob('*.png'))}
 
+#----------------------------------------------------------------------------
 def one_line_error(res):
     lines = res.output.strip().splitlines()
     return res.exit_code == 1 and isinstance(res.exception, SystemExit) and len(lines) == 1 and lines[0].startswith('Error: ')
@@ -51,8 +54,11 @@ def test_parse_int_list():
     with pytest.raises(ValueError):
         generate.parse_int_list('1-')
 
+#----------------------------------------------------------------------------
 @pytest.mark.parametrize('num_seeds,batch,world,expected', [
     (50000, 64, 1, {64: 734, 63: 48}), (50000, 64, 8, {64: 608, 63: 176}), (1000, 64, 2, {63: 8, 62: 8})])
+
+#----------------------------------------------------------------------------
 def test_split_seeds_spec_examples(num_seeds, batch, world, expected):
     seeds = list(range(num_seeds))
     chunks = [generate.split_seeds(seeds, batch, world, r) for r in range(world)]
@@ -60,12 +66,14 @@ def test_split_seeds_spec_examples(num_seeds, batch, world, expected):
     assert {s: sizes.count(s) for s in set(sizes)} == expected
     assert sorted(int(s) for rank in chunks for c in rank for s in c) == seeds
 
+#----------------------------------------------------------------------------
 def test_split_seeds_rank_order():
     chunks = [[c.tolist() for c in generate.split_seeds(list(range(10)), 64, 4, r)] for r in range(4)]
     assert chunks == [[[0, 1, 2]], [[3, 4, 5]], [[6, 7]], [[8, 9]]]
     two = [[c.tolist() for c in generate.split_seeds(list(range(10)), 2, 2, r)] for r in range(2)]
     assert two == [[[0, 1], [4, 5], [8]], [[2, 3], [6, 7], [9]]] # 6 chunks of 2,2,2,2,1,1; rank r takes r, r+2, ...
 
+#----------------------------------------------------------------------------
 def test_image_path_and_uint8():
     assert generate.image_path('out', 123) == os.path.join('out', '000123.png')
     assert generate.image_path('out', 49999, subdirs=True) == os.path.join('out', '049000', '049999.png')
@@ -91,6 +99,7 @@ class RecordingNet(torch.nn.Module):
         self.calls.append((x.clone(), float(sigma), class_labels.clone()))
         return (0.5 * x).to(torch.float32)
 
+#----------------------------------------------------------------------------
 @pytest.mark.parametrize('class_idx', [None, 2])
 def test_draw_order(tmp_path, monkeypatch, class_idx):
     net = RecordingNet()
@@ -126,6 +135,7 @@ def test_batch_size_invariance(tmp_path):
     img = PIL.Image.open(tmp_path / '1' / '000000.png')
     assert img.mode == 'L' and img.size == (8, 8)
 
+#----------------------------------------------------------------------------
 def test_one_vs_two_processes(tmp_path):
     common = ['--network=builtin:gmm-digits', '--seeds=0-6', '--batch=2', '--steps=2', '--device=cpu']
     run_ok(*common, f'--outdir={tmp_path / "one"}')
@@ -155,6 +165,7 @@ def test_schedule_file_resampled(tmp_path):
     run_ok(*common, '--schedule=logsnr', '--steps=18', f'--outdir={tmp_path / "named18"}')
     assert pngs(tmp_path / 'file18') == pngs(tmp_path / 'named18')
 
+#----------------------------------------------------------------------------
 @pytest.mark.parametrize('name', sorted(MALFORMED))
 def test_malformed_schedule_files_cli(tmp_path, name):
     path = write_malformed(tmp_path, name)
@@ -162,6 +173,7 @@ def test_malformed_schedule_files_cli(tmp_path, name):
     assert one_line_error(res), res.output
     assert 'Traceback' not in res.output and not (tmp_path / 'out').exists()
 
+#----------------------------------------------------------------------------
 def test_malformed_schedule_no_traceback_subprocess(tmp_path):
     path = write_malformed(tmp_path, 'nan')
     proc = subprocess.run([sys.executable, str(ROOT / 'generate.py'), '--network=builtin:gauss1d', f'--outdir={tmp_path}',
@@ -169,6 +181,7 @@ def test_malformed_schedule_no_traceback_subprocess(tmp_path):
     assert proc.returncode == 1 and 'Traceback' not in proc.stderr
     assert proc.stderr.strip().splitlines() == [f'Error: Schedule file "{path}": sigmas[1] = nan is not finite']
 
+#----------------------------------------------------------------------------
 @pytest.mark.parametrize('args,needle', [
     (['--schedule=linear'], '--sigma_schedule=linear'),
     (['--disc=edm', '--schedule=vp'], '--sigma_schedule=vp'),
@@ -177,12 +190,15 @@ def test_malformed_schedule_no_traceback_subprocess(tmp_path):
     (['--class=1'], 'unconditional'),
     (['--sigma_max=2', '--sigma_min=3'], 'sigma_min'),
 ])
+
+#----------------------------------------------------------------------------
 def test_cli_user_errors(tmp_path, args, needle):
     res = run_cli('--network=builtin:gauss1d', f'--outdir={tmp_path}', '--seeds=0-1', '--device=cpu', *args)
     errors = [line for line in res.output.splitlines() if line.startswith('Error: ')]
     assert res.exit_code == 1 and isinstance(res.exception, SystemExit) and len(errors) == 1, res.output
     assert needle in errors[0] and 'Traceback' not in res.output
 
+#----------------------------------------------------------------------------
 def test_ablation_flags(tmp_path):
     common = ['--network=builtin:gmm-digits', '--seeds=0-4', '--steps=3']
     run_ok(*common, f'--outdir={tmp_path / "edm"}')
@@ -211,6 +227,7 @@ def test_resume_and_subdirs(tmp_path):
     assert kept.stat().st_mtime_ns == stamp - 10 ** 9 # existing images are not rewritten
     assert not list(tmp_path.rglob('*.tmp*'))
 
+#----------------------------------------------------------------------------
 def test_acceptance_command(tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / 'generate.py'), '--network=builtin:gmm-digits', f'--outdir={tmp_path}',
         '--seeds=0-63', '--schedule=logsnr', '--steps=9', '--device=cpu'], cwd=ROOT, capture_output=True, text=True, timeout=300)

@@ -33,6 +33,7 @@ class GaussNet(torch.nn.Module):
         sd2 = self.sigma_data ** 2
         return (x.to(torch.float64) * (sd2 / (sd2 + sigma ** 2))).to(self.out_dtype)
 
+#----------------------------------------------------------------------------
 class TinyNet(torch.nn.Module):
     """A random conditional conv net with EDM's preconditioning (non-linear in x and sigma)."""
     def __init__(self, label_dim=3):
@@ -57,6 +58,7 @@ class TinyNet(torch.nn.Module):
         F = torch.tanh(self.conv((c_in * x).to(torch.float32)) + self.emb(cond)[:, :, None, None])
         return c_skip * x.to(torch.float32) + c_out * F
 
+#----------------------------------------------------------------------------
 def recording_randn(seed=0):
     """randn_like drawing float64 noise from a fixed generator and keeping every draw."""
     gen, draws = torch.Generator().manual_seed(seed), []
@@ -80,6 +82,7 @@ VECTORS = [
         [80.203676] + [v for v in [3.007102, 1.372616, 0.730674, 0.33399, 0.006422] for _ in range(2)]),
 ]
 
+#----------------------------------------------------------------------------
 @pytest.mark.parametrize('name,fn,kwargs,net_range,expected', VECTORS, ids=[v[0] for v in VECTORS])
 def test_spec_sigma_sequences(name, fn, kwargs, net_range, expected):
     net = GaussNet(*net_range)
@@ -104,6 +107,7 @@ def test_nfe_and_one_draw_per_step(solver, K):
     with pytest.raises(dnnlib.UserError):
         sampler.count_nfe('rk4', K)
 
+#----------------------------------------------------------------------------
 def numpy_algorithm2(lat, sig, noise, heun, S_churn=0.0, S_min=0.0, S_max=np.inf, S_noise=1.0, sd=0.5):
     """Independent float64 implementation of EDM Algorithm 2 for the Gaussian denoiser (float32 output)."""
     def D(x, s):
@@ -122,6 +126,7 @@ def numpy_algorithm2(lat, sig, noise, heun, S_churn=0.0, S_min=0.0, S_max=np.inf
         x = x_new
     return x
 
+#----------------------------------------------------------------------------
 @pytest.mark.parametrize('solver', sampler.SOLVERS)
 @pytest.mark.parametrize('churn', [dict(), dict(S_churn=40, S_min=0.05, S_max=50, S_noise=1.003)])
 def test_matches_numpy_algorithm2(solver, churn):
@@ -134,6 +139,7 @@ def test_matches_numpy_algorithm2(solver, churn):
     if churn: # churn really adds noise
         assert not np.allclose(ref, numpy_algorithm2(latents.numpy(), sig.tolist(), [0 * d.numpy() for d in draws], solver == 'heun'))
 
+#----------------------------------------------------------------------------
 def test_heun_converges_to_exact_gaussian_solution():
     sd, smax, smin = 0.5, 80.0, 0.002
     latents = torch.randn(8, 1, 2, 2, generator=torch.Generator().manual_seed(3))
@@ -144,9 +150,12 @@ def test_heun_converges_to_exact_gaussian_solution():
     assert errs[2] < 1e-4
     assert errs[0] / errs[1] > 10 and errs[1] / errs[2] > 10 # second order: x16 per 4x steps
 
+#----------------------------------------------------------------------------
 @pytest.mark.parametrize('K,kwargs', [(96, dict(discretization='vp', schedule='vp', scaling='vp')),
     (384, dict(discretization='ve', schedule='ve', scaling='none')), # VE sigma(t) needs many steps (EDM's point)
     (96, dict(discretization='edm', schedule='linear', scaling='vp', alpha=0.75))])
+
+#----------------------------------------------------------------------------
 def test_ablation_converges_to_exact_gaussian_solution(K, kwargs):
     sd = 0.5
     latents = torch.randn(8, 1, 2, 2, generator=torch.Generator().manual_seed(4))
@@ -156,6 +165,7 @@ def test_ablation_converges_to_exact_gaussian_solution(K, kwargs):
     exact = latents.double() * smax * sd / math.sqrt(sd ** 2 + smax ** 2) # flow all the way to sigma = 0
     torch.testing.assert_close(x, exact, rtol=2e-3, atol=2e-3 * exact.abs().max().item())
 
+#----------------------------------------------------------------------------
 @pytest.mark.parametrize('churn', [dict(), dict(S_churn=30, S_min=0.01, S_max=10, S_noise=1.007)])
 @pytest.mark.parametrize('K', [2, 7])
 def test_ablation_default_equals_edm_sampler(churn, K):
@@ -169,6 +179,7 @@ def test_ablation_default_equals_edm_sampler(churn, K):
     assert (a - b).abs().max().item() <= 1e-12
     assert a.abs().max().item() > 0.1 # non-trivial output
 
+#----------------------------------------------------------------------------
 def test_sample_on_custom_grid_and_labels():
     net = TinyNet()
     sig = torch.tensor([5.0, 1.0, 0.2, 0.0], dtype=torch.float64)

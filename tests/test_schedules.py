@@ -41,6 +41,7 @@ def test_edm18_vector():
     assert sigmas.dtype == torch.float64 and sigmas.shape == (19,)
     np.testing.assert_allclose(sigmas.numpy(), EDM18, rtol=1e-6, atol=0)
 
+#----------------------------------------------------------------------------
 def test_named_grids_closed_forms():
     K = 7
     np.testing.assert_allclose(schedules.get_sigmas('uniform', K)[:-1].numpy(), np.linspace(80, 0.002, K), rtol=1e-12)
@@ -52,6 +53,7 @@ def test_named_grids_closed_forms():
     np.testing.assert_allclose(schedules.get_sigmas('edm', K, rho=3, sigma_min=0.01, sigma_max=10)[:-1].numpy(),
         (10 ** (1 / 3) + np.arange(K) / (K - 1) * (0.01 ** (1 / 3) - 10 ** (1 / 3))) ** 3, rtol=1e-12)
 
+#----------------------------------------------------------------------------
 @pytest.mark.parametrize('name', schedules.SCHEDULES)
 @pytest.mark.parametrize('K', [1, 2, 5, 18])
 def test_grid_shape_and_order(name, K):
@@ -59,6 +61,7 @@ def test_grid_shape_and_order(name, K):
     assert sigmas.shape == (K + 1,) and sigmas[-1] == 0
     assert np.all(np.diff(sigmas) < 0) and np.all(np.isfinite(sigmas))
 
+#----------------------------------------------------------------------------
 def test_vp_defaults_and_refit():
     lo, hi = schedules.sigma_range('vp')
     assert math.isclose(lo, 0.010485992786706403, rel_tol=1e-12) and math.isclose(hi, 152.16697028394634, rel_tol=1e-12)
@@ -69,6 +72,7 @@ def test_vp_defaults_and_refit():
     t = torch.tensor([0.3, 0.7], dtype=torch.float64)
     torch.testing.assert_close(schedules.vp_sigma_inv(schedules.vp_sigma(t, beta_d, beta_min), beta_d, beta_min), t)
 
+#----------------------------------------------------------------------------
 def test_clamp_and_round_to_net():
     net = RangeNet(sigma_min=0.01, sigma_max=3.0)
     sigmas = schedules.get_sigmas('logsnr', 5, net=net).numpy()
@@ -77,6 +81,7 @@ def test_clamp_and_round_to_net():
     sigmas = schedules.get_sigmas('edm', 6, net=RangeNet(table=table)).numpy()
     assert all(np.isclose(table, s, rtol=1e-12).any() for s in sigmas[:-1])
 
+#----------------------------------------------------------------------------
 def test_iddpm_u_table():
     u = schedules.iddpm_u().numpy()
     assert u.shape == (1001,) and u[-1] == 0 and np.all(np.diff(u) < 0)
@@ -93,6 +98,7 @@ def test_resample_exact_on_geometric_grid():
     np.testing.assert_allclose(schedules.resample_sigmas(s18, 9).numpy(), schedules.get_sigmas('logsnr', 9).numpy(), rtol=1e-12)
     np.testing.assert_allclose(schedules.resample_sigmas(s18.tolist(), 40), schedules.get_sigmas('logsnr', 40).numpy(), rtol=1e-12)
 
+#----------------------------------------------------------------------------
 def test_resample_piecewise_log_linear():
     sig = [10.0, 1.0, 0.5, 0.0] # nodes at u = 0, 1/2, 1
     out = schedules.resample_sigmas(sig, 5) # u = 0, 1/4, 1/2, 3/4, 1
@@ -121,6 +127,7 @@ def test_save_load_roundtrip(tmp_path):
     np.testing.assert_array_equal(schedules.get_sigmas(str(path), 18).numpy(), EDM18)
     np.testing.assert_array_equal(schedules.get_sigmas(str(path), None).numpy(), EDM18)
 
+#----------------------------------------------------------------------------
 def test_file_resampled_and_logged(tmp_path):
     path = str(tmp_path / 'l.json')
     schedules.save_schedule(path, schedules.get_sigmas('logsnr', 18))
@@ -129,6 +136,7 @@ def test_file_resampled_and_logged(tmp_path):
     np.testing.assert_allclose(out.numpy(), schedules.get_sigmas('logsnr', 9).numpy(), rtol=1e-12)
     assert len(msgs) == 1 and 'resampled from K=18 to K=9' in msgs[0]
 
+#----------------------------------------------------------------------------
 def test_file_clamped_to_net_with_warning(tmp_path):
     path = str(tmp_path / 'c.json')
     schedules.save_schedule(path, [100.0, 10.0, 1.0, 0.001, 0.0])
@@ -167,12 +175,14 @@ MALFORMED = {
     'binary':        b'\x89PNG\r\n\x1a\n\xff\xfe\x00',
 }
 
+#----------------------------------------------------------------------------
 def write_malformed(tmp_path, name):
     content = MALFORMED[name]
     path = tmp_path / f'{name}.json'
     (path.write_bytes if isinstance(content, bytes) else path.write_text)(content)
     return str(path)
 
+#----------------------------------------------------------------------------
 @pytest.mark.parametrize('name', sorted(MALFORMED))
 def test_malformed_files(tmp_path, name):
     with pytest.raises(dnnlib.UserError) as info:
@@ -180,11 +190,13 @@ def test_malformed_files(tmp_path, name):
     msg = str(info.value)
     assert '\n' not in msg and f'{name}.json' in msg
 
+#----------------------------------------------------------------------------
 def test_missing_file_and_directory(tmp_path):
     for path in [tmp_path / 'nope.json', tmp_path]:
         with pytest.raises(dnnlib.UserError, match='cannot be read'):
             schedules.load_schedule(str(path))
 
+#----------------------------------------------------------------------------
 def test_save_rejects_bad_sigmas(tmp_path):
     with pytest.raises(dnnlib.UserError):
         schedules.save_schedule(tmp_path / 'x.json', [1.0, 2.0, 0.0])
@@ -205,6 +217,7 @@ def test_exports():
     with pytest.raises(dnnlib.UserError):
         schedules.export_sigmas(sig, 'bogus')
 
+#----------------------------------------------------------------------------
 def test_cli_make_and_export(tmp_path):
     runner = CliRunner()
     path = str(tmp_path / 'e.json')
