@@ -145,13 +145,14 @@ def _scaling_fns(scaling, sigma, sigma_deriv):
 def ablation_sample(net, latents, sigmas, class_labels=None, *, randn_like=torch.randn_like,
                     solver='heun', sigma_schedule='linear', scaling='none', alpha=1, epsilon_s=1e-3,
                     sigma_min=None, sigma_max=None, S_churn=0, S_min=0, S_max=float('inf'), S_noise=1,
-                    return_nfe=False):
+                    return_nfe=False, callback=None):
     """Generalised Algorithm 1 of EDM with churn: x(t) = s(t) * (y + sigma(t) n).
 
     sigmas: K+1 grid (noise levels, last 0) as from art.schedules.get_sigmas; the time steps are
     t_i = sigma^-1(sigmas[i]), t_K = 0. sigma_min/sigma_max (default: the grid's ends) set the VP
     beta refit used by sigma_schedule='vp' (EDM passes the resolved range, not the grid's ends).
-    With (heun, linear, none, alpha=1) this equals `sample()` up to float64 rounding."""
+    With (heun, linear, none, alpha=1) this equals `sample()` up to float64 rounding.
+    callback(i, sigma(t_next), x_next) is called after every step (x_next includes the scaling s)."""
     assert solver in SOLVERS and sigma_schedule in SIGMA_SCHEDULES and scaling in SCALINGS
     if not alpha > 0:
         raise dnnlib.UserError(f'alpha must be positive, got {alpha}')
@@ -190,15 +191,16 @@ def ablation_sample(net, latents, sigmas, class_labels=None, *, randn_like=torch
         d_cur = deriv(x_hat, t_hat, denoised)
         if solver == 'euler' or i == num_steps - 1:
             x_next = x_hat + h * d_cur
-            continue
-
-        # Heun-type 2nd order step with parameter alpha.
-        t_prime = t_prime_all[i]
-        x_prime = x_hat + alpha * h * d_cur
-        denoised = net(x_prime / s(t_prime), sigma(t_prime), class_labels).to(torch.float64)
-        nfe += 1
-        d_prime = deriv(x_prime, t_prime, denoised)
-        x_next = x_hat + h * ((1 - 1 / (2 * alpha)) * d_cur + 1 / (2 * alpha) * d_prime)
+        else:
+            # Heun-type 2nd order step with parameter alpha.
+            t_prime = t_prime_all[i]
+            x_prime = x_hat + alpha * h * d_cur
+            denoised = net(x_prime / s(t_prime), sigma(t_prime), class_labels).to(torch.float64)
+            nfe += 1
+            d_prime = deriv(x_prime, t_prime, denoised)
+            x_next = x_hat + h * ((1 - 1 / (2 * alpha)) * d_cur + 1 / (2 * alpha) * d_prime)
+        if callback is not None:
+            callback(i, sigma(t_next_all[i]), x_next)
 
     return (x_next, nfe) if return_nfe else x_next
 

@@ -166,6 +166,27 @@ def test_ablation_converges_to_exact_gaussian_solution(K, kwargs):
     torch.testing.assert_close(x, exact, rtol=2e-3, atol=2e-3 * exact.abs().max().item())
 
 #----------------------------------------------------------------------------
+@pytest.mark.parametrize('ablation', [None, dict(sigma_schedule='vp', scaling='vp')])
+def test_callback_trajectory(ablation):
+    sd, K = 0.5, 200
+    latents = torch.randn(4, 1, 2, 2, generator=torch.Generator().manual_seed(5))
+    sig = get_sigmas('edm', K)
+    seen = []
+    callback = lambda i, sigma_next, x_next: seen.append((i, float(sigma_next), x_next))
+    net = GaussNet(out_dtype=torch.float64)
+    if ablation is None:
+        x = sampler.sample(net, latents, sig, callback=callback)
+    else:
+        x = sampler.ablation_sample(net, latents, sig, callback=callback, **ablation)
+    assert [i for i, _, _ in seen] == list(range(K)) and seen[-1][2] is x
+    np.testing.assert_allclose([s for _, s, _ in seen], sig[1:].numpy(), rtol=1e-9, atol=1e-12)
+    for i in (10, 100, K - 2): # exact flow of N(0, sd^2) data: x(sigma) = x_T sqrt(sd^2 + sigma^2) / sqrt(sd^2 + sigma_max^2)
+        s_i = seen[i][1]
+        scale = 1 / math.sqrt(1 + s_i ** 2) if ablation else 1.0
+        exact = latents.double() * 80 * math.sqrt(sd ** 2 + s_i ** 2) / math.sqrt(sd ** 2 + 80 ** 2) * scale
+        torch.testing.assert_close(seen[i][2], exact, rtol=1e-3, atol=1e-4)
+
+#----------------------------------------------------------------------------
 @pytest.mark.parametrize('churn', [dict(), dict(S_churn=30, S_min=0.01, S_max=10, S_noise=1.007)])
 @pytest.mark.parametrize('K', [2, 7])
 def test_ablation_default_equals_edm_sampler(churn, K):
