@@ -286,3 +286,39 @@ class ImageFolderDataset(Dataset):
         labels = np.array(labels)
         labels = labels.astype({1: np.int64, 2: np.float32}[labels.ndim])
         return labels
+
+#----------------------------------------------------------------------------
+# Dataset subclass over an .npz of uint8 images (e.g. MNIST): key x of shape (N,H,W) or (N,H,W,C),
+# optional key y of N integer class labels. Used by train.py for --data=*.npz.
+
+class NpzDataset(Dataset):
+    def __init__(self,
+        path,                   # Path to the .npz file.
+        resolution      = None, # Ensure specific resolution, None = anything goes.
+        **super_kwargs,         # Additional arguments for the Dataset base class.
+    ):
+        self._path = path
+        if not os.path.isfile(path):
+            raise DatasetError(f'Dataset "{path}" not found: pass an existing .npz file')
+        try:
+            with np.load(path) as z:
+                x = z['x']
+                self._y = np.asarray(z['y']).astype(np.int64) if 'y' in z.files else None
+        except (KeyError, ValueError, OSError) as e:
+            raise DatasetError(f'Cannot read "{path}" as an .npz with key x ({type(e).__name__}): save images as x (N,H,W[,C]) uint8') from None
+        if x.dtype != np.uint8 or x.ndim not in (3, 4):
+            raise DatasetError(f'"{path}": x is {x.dtype} {list(x.shape)}, expected uint8 (N,H,W) or (N,H,W,C)')
+        self._images = np.ascontiguousarray((x[:, np.newaxis] if x.ndim == 3 else x.transpose(0, 3, 1, 2)))
+        raw_shape = list(self._images.shape)
+        if resolution is not None and (raw_shape[2] != resolution or raw_shape[3] != resolution):
+            raise DatasetError(f'Images in "{path}" are {raw_shape[3]}x{raw_shape[2]}, but resolution {resolution} was requested')
+        name = os.path.splitext(os.path.basename(path))[0]
+        super().__init__(name=name, raw_shape=raw_shape, **super_kwargs)
+
+    def _load_raw_image(self, raw_idx):
+        return self._images[raw_idx]
+
+    def _load_raw_labels(self):
+        return self._y
+
+#----------------------------------------------------------------------------
