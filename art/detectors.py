@@ -226,10 +226,8 @@ def load_pickled_detector(url_or_path, device='cpu', verbose=True):
     return detector
 
 def _unpickle_trusted(path):
-    import pickle
-    import torch_utils.persistence # pylint: disable=unused-import # Needed by persistent classes.
-    with open(path, 'rb') as f:
-        return pickle.load(f)
+    from torch_utils import loading # pylint: disable=import-outside-toplevel # Keeps `import art.detectors` cheap.
+    return loading.load_pickle(path, trust=True, verbose=False)
 
 #----------------------------------------------------------------------------
 # Entry point.
