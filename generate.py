@@ -82,6 +82,18 @@ def save_image_atomic(image_np, path):
     os.replace(tmp, path)
 
 #----------------------------------------------------------------------------
+# --device: cuda if available, else cpu; a device that does not exist is a user error.
+
+def resolve_device(device=None):
+    try:
+        device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    except (RuntimeError, TypeError):
+        raise dnnlib.UserError(f'Unknown device "{device}"; use e.g. --device=cpu or --device=cuda') from None
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        raise dnnlib.UserError(f'--device={device} but CUDA is not available here; use --device=cpu')
+    return device
+
+#----------------------------------------------------------------------------
 # Resolve --schedule / --disc / --sigma_schedule / --scaling / --solver into one sampling plan.
 
 def resolve_grid(schedule, discretization):
@@ -133,14 +145,16 @@ def generate_images(network_pkl, outdir, seeds=range(64), subdirs=False, class_i
                     device=None, trust_pickle=False, steps_given=True):
     """The body of `python generate.py`, callable from Python. Raises dnnlib.UserError."""
     seeds = list(seeds)
-    device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    device = resolve_device(device)
     dist.init(device)
     grid = resolve_grid(schedule, discretization)
     grid_given = schedule is not None or discretization is not None
     if art_schedules.is_schedule_path(grid):
-        art_schedules.load_schedule(grid) # fail fast on a bad file, before loading the network
+        trained_for = art_schedules.load_schedule(grid).get('solver') # fail fast on a bad file, before loading the network
         if not steps_given:
             num_steps = None # use the file's own K
+        if trained_for in art_sampler.SOLVERS and trained_for != (solver or 'heun'):
+            dist.print0(f'Note: schedule "{grid}" was learned for the {trained_for} solver; sampling with {solver or "heun"} (set --solver={trained_for} to match)')
     rank, world_size = dist.get_rank(), dist.get_world_size()
     rank_batches = split_seeds(seeds, max_batch_size, world_size, rank) if seeds else []
 

@@ -166,6 +166,16 @@ def test_schedule_file_resampled(tmp_path):
     assert pngs(tmp_path / 'file18') == pngs(tmp_path / 'named18')
 
 #----------------------------------------------------------------------------
+def test_schedule_file_solver_note(tmp_path):
+    path = tmp_path / 'euler.json'
+    schedules.save_schedule(path, [3.0, 1.0, 0.1, 0.002, 0.0], method='art-rl', solver='euler')
+    common = ['--network=builtin:gauss1d', '--seeds=0-3', f'--schedule={path}']
+    res = run_ok(*common, f'--outdir={tmp_path / "a"}')
+    assert 'learned for the euler solver; sampling with heun' in res.output
+    res = run_ok(*common, '--solver=euler', f'--outdir={tmp_path / "b"}')
+    assert 'learned for' not in res.output and len(pngs(tmp_path / 'b')) == 4
+
+#----------------------------------------------------------------------------
 @pytest.mark.parametrize('name', sorted(MALFORMED))
 def test_malformed_schedule_files_cli(tmp_path, name):
     path = write_malformed(tmp_path, name)
@@ -189,11 +199,12 @@ def test_malformed_schedule_no_traceback_subprocess(tmp_path):
     (['--schedule=karras'], 'Unknown schedule'),
     (['--class=1'], 'unconditional'),
     (['--sigma_max=2', '--sigma_min=3'], 'sigma_min'),
-])
+    (['--device=nonsense'], 'Unknown device'),
+] + ([] if torch.cuda.is_available() else [(['--device=cuda'], 'CUDA is not available')]))
 
 #----------------------------------------------------------------------------
 def test_cli_user_errors(tmp_path, args, needle):
-    res = run_cli('--network=builtin:gauss1d', f'--outdir={tmp_path}', '--seeds=0-1', '--device=cpu', *args)
+    res = run_cli('--network=builtin:gauss1d', f'--outdir={tmp_path}', '--seeds=0-1', *(['--device=cpu'] if not any(a.startswith('--device') for a in args) else []), *args)
     errors = [line for line in res.output.splitlines() if line.startswith('Error: ')]
     assert res.exit_code == 1 and isinstance(res.exception, SystemExit) and len(errors) == 1, res.output
     assert needle in errors[0] and 'Traceback' not in res.output
