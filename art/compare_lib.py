@@ -106,7 +106,7 @@ def _learn_closed_form(net, num_steps, *, solver, seed, device, **kwargs):
 class ScheduleEntry:
     label: str              # row name in the tables
     spec: str               # the text the user gave
-    kind: str               # 'grid' (art.schedules name), 'file' (schedule JSON) or 'learn'
+    kind: str               # 'grid' (art.schedules name), 'file' (schedule JSON, '{K}' = per K) or 'learn'
     name: str               # grid name, file path or learner name
     fixed_steps: int = None # learners only: learn once at this K, resample for the others
     kwargs: dict = None     # grid kwargs (e.g. rho) or learner kwargs
@@ -126,6 +126,9 @@ def parse_schedule_entry(text):
     m = re.fullmatch(r'([A-Za-z0-9_.+-]+)=(.+)', text)
     if m and not m.group(1).endswith('.json'):
         label, text = m.group(1), m.group(2)
+    if text.lower().endswith('.json') and '{K}' in text:
+        return ScheduleEntry(label=label or os.path.splitext(os.path.basename(text))[0].replace('{K}', ''), spec=text,
+                             kind='file', name=text, kwargs={})
     if text.lower().endswith('.json'):
         if not os.path.isfile(text):
             raise dnnlib.UserError(f'Schedule file "{text}" not found; give an existing schedule JSON (from train_art.py)')
@@ -280,7 +283,10 @@ class Comparison:
         if entry.kind == 'grid':
             return get_sigmas(entry.name, K, net=self.net, **entry.kwargs)
         if entry.kind == 'file':
-            return get_sigmas(entry.name, K, net=self.net)
+            path = entry.name.replace('{K}', str(K))
+            if not os.path.isfile(path):
+                raise dnnlib.UserError(f'Schedule file "{path}" (from "{entry.spec}") not found; learn it with train_art.py --steps={K}')
+            return get_sigmas(path, K, net=self.net)
         learn_K = entry.fixed_steps or K
         path = os.path.join(self.outdir, 'schedules', f'{_safe(entry.label)}-{solver}-K{learn_K}.json')
         if not os.path.isfile(path):

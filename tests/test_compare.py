@@ -52,6 +52,8 @@ def test_parse_schedule_entry(tmp_path):
     path.write_text('{}')
     e = compare_lib.parse_schedule_entry(str(path))
     assert (e.kind, e.label) == ('file', 'mine')
+    e = compare_lib.parse_schedule_entry('art=' + str(tmp_path / 'art-K{K}.json'))
+    assert (e.kind, e.label) == ('file', 'art')
     with pytest.raises(dnnlib.UserError):
         compare_lib.parse_schedule_entry(str(tmp_path / 'missing.json'))
     with pytest.raises(dnnlib.UserError):
@@ -66,7 +68,7 @@ def test_rank_batches_edm_split():
 #----------------------------------------------------------------------------
 # Independent re-derivation for builtin:gauss1d (D = x / (1 + sigma²)): both solvers are linear maps
 # x_K = c(grid) * sigma_0 * z with z the seed's first N(0,1) draw, so the per-sample error is
-# |c - c_ref| * sigma_0 * |z|.
+# |c sigma_0 - c_ref sigma_ref,0| * |z| (the reference starts at the net's sigma_max = 3).
 
 def _linear_gain(sigmas, solver):
     s = np.asarray(sigmas, np.float64)
@@ -96,8 +98,12 @@ def _run(args):
     return result
 
 def test_compare_gauss1d_outputs(tmp_path):
+    from art.schedules import save_schedule
+    mine = {K: np.concatenate([np.geomspace(2.5, 0.01, K), [0.0]]) for K in (2, 3, 4, 5)}
+    for K, sigmas in mine.items():
+        save_schedule(str(tmp_path / f'mine-K{K}.json'), sigmas.tolist(), method='test')
     out = tmp_path / 'run'
-    args = ['--network=builtin:gauss1d', '--schedules=edm,uniform,logsnr', '--solvers=euler,heun',
+    args = ['--network=builtin:gauss1d', f'--schedules=edm,uniform,logsnr,mine={tmp_path}/mine-K{{K}}.json', '--solvers=euler,heun',
             '--nfe=3,4,5', '--samples=40', '--seed-sets=2', '--ref-steps=32', '--batch=16', f'--outdir={out}']
     r = _run(args)
     assert r.exit_code == 0, r.output
@@ -105,8 +111,8 @@ def test_compare_gauss1d_outputs(tmp_path):
         assert (out / name).is_file()
     assert (out / 'results.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
     res = json.loads((out / 'results.json').read_text())
-    # euler: NFE 3,4,5; heun: NFE 3,5 (4 impossible) -> 5 columns x 3 schedules x 2 seed sets.
-    assert len(res['cells']) == 5 * 3 * 2
+    # euler: NFE 3,4,5; heun: NFE 3,5 (4 impossible) -> 5 columns x 4 schedules x 2 seed sets.
+    assert len(res['cells']) == 5 * 4 * 2
     assert any('heun' in n and '4' in n for n in res['notes'])
     assert 'timing' not in json.dumps(res)
 
@@ -116,16 +122,18 @@ def test_compare_gauss1d_outputs(tmp_path):
         s = cell['sigmas']
         assert len(s) == cell['num_steps'] + 1 and s[-1] == 0
         assert cell['nfe'] == (2 * cell['num_steps'] - 1 if cell['solver'] == 'heun' else cell['num_steps'])
+        if cell['schedule'] == 'mine':
+            np.testing.assert_allclose(s, mine[cell['num_steps']], rtol=1e-12)
         if cell['schedule'] == 'edm':
             np.testing.assert_allclose(s, _edm_grid(cell['num_steps'], 0.002, 3.0), rtol=1e-9)
-        want = abs(_linear_gain(s, cell['solver']) - ref_gain) * s[0] * np.abs(_z(seeds)).mean()
+        want = abs(_linear_gain(s, cell['solver']) * s[0] - ref_gain * 3.0) * np.abs(_z(seeds)).mean()
         assert cell['rms'] == pytest.approx(want, rel=1e-4)
 
     md = (out / 'results.md').read_text()
     assert '### Euler, RMS error' in md and '### Heun, RMS error' in md
     assert '| schedule | NFE 3 | NFE 4 | NFE 5 |' in md and '±' in md
     # Heun NFE 3 is K = 2: every grid is [sigma_max, sigma_min, 0], so the three rows tie.
-    heun3 = [c['rms'] for c in res['cells'].values() if c['solver'] == 'heun' and c['nfe'] == 3 and c['seed_set'] == 0]
+    heun3 = [c['rms'] for c in res['cells'].values() if c['solver'] == 'heun' and c['nfe'] == 3 and c['seed_set'] == 0 and c['schedule'] != 'mine']
     assert max(heun3) == pytest.approx(min(heun3), rel=1e-12)
 
     # Same outdir with other value-changing settings: one-line error, nothing overwritten.
