@@ -171,8 +171,9 @@ def test_compare_fd_matches_own_statistics(tmp_path):
               '--samples=30', '--ref-steps=16', '--detector=lenet-mnist', f'--ref={ref}', f'--outdir={out}'])
     assert r.exit_code == 0, r.output
     res = json.loads((out / 'results.json').read_text())
-    assert res['cells']['logsnr|euler|3|0']['fd'] == pytest.approx(0, abs=1e-6)
-    assert res['cells']['edm|euler|3|0']['fd'] > 1e-3
+    # (30 samples in 84-d: singular covariances, so sqrtm leaves ~1e-5 of round-off.)
+    assert res['cells']['logsnr|euler|3|0']['fd'] == pytest.approx(0, abs=1e-3)
+    assert res['cells']['edm|euler|3|0']['fd'] > 0.1
     assert f'### Euler, {label}' in (out / 'results.md').read_text()
 
 #----------------------------------------------------------------------------
