@@ -215,3 +215,27 @@ def test_two_gloo_processes_match_one(tmp_path, tiny_detector, cli):
     a, b = np.load(tmp_path / 'one.npz'), np.load(tmp_path / 'two.npz')
     np.testing.assert_allclose(b['mu'], a['mu'], rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(b['sigma'], a['sigma'], rtol=1e-12, atol=1e-12)
+
+#----------------------------------------------------------------------------
+# End to end: generate.py samples of the MNIST DiT, then `fid.py calc --detector=lenet-mnist` against the
+# committed reference statistics (skips without ../shared, which holds the DiT weights).
+
+def test_generate_then_fd_lenet(tmp_path, shared_root, cli):
+    import generate
+    from art import detectors
+    r = CliRunner().invoke(generate.main, ['--network=builtin:mnist-dit', f'--outdir={tmp_path}/gen', '--seeds=0-99',
+                                           '--batch=100', '--steps=8', '--device=cpu'], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    r = cli('calc', f'--images={tmp_path}/gen', f'--ref={detectors.LENET_MNIST_REF}', '--num=100', '--detector=lenet-mnist', '--device=cpu', '--workers=0')
+    assert r.exit_code == 0, r.output
+    assert 'Calculating FD-LeNet...' in r.output and 'FID' not in r.output
+    fd_gen = float(r.output.strip().splitlines()[-1])
+    # Bounds from the same number of real test digits and of uniform noise images.
+    det, _ = detectors.load_detector('lenet-mnist')
+    ref = metrics.load_ref(str(detectors.LENET_MNIST_REF))
+    with np.load(shared_root / 'data' / 'mnist' / 'mnist_test_10k.npz') as z:
+        real = torch.from_numpy(z['x'][:100].copy())
+    noise = torch.randint(0, 256, [100, 28, 28], dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    fd_real = metrics.frechet_distance(*metrics.stats_from_batches(det, [real]), ref['mu'], ref['sigma'])
+    fd_noise = metrics.frechet_distance(*metrics.stats_from_batches(det, [noise]), ref['mu'], ref['sigma'])
+    assert fd_gen < 2 * fd_real and fd_gen < 0.1 * fd_noise, (fd_gen, fd_real, fd_noise)
