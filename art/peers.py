@@ -133,6 +133,8 @@ def gits_cost_matrix(net, latents, teacher_sigmas, class_labels=None, *, coarse=
                 cost[i, j] += float((x_next - xs[j]).flatten(1).norm(dim=1).sum())
     return cost / len(latents)
 
+_gits_costs = dict()
+
 def gits(net, num_steps, *, solver='heun', coeff=1.15, num_teacher=61, teacher_rho=7.0, num_warmup=64,
          seed=1000000, coarse='euler', sigma_min=None, sigma_max=None, device='cpu', class_labels=None, verbose=False):
     """GITS schedule with K = `num_steps` nodes (+ final 0) for `net`. Returns a schedule dict."""
@@ -145,7 +147,10 @@ def gits(net, num_steps, *, solver='heun', coeff=1.15, num_teacher=61, teacher_r
         gen = torch.Generator(device=device).manual_seed(seed)
         idx = torch.randint(net.label_dim, size=[num_warmup], device=device, generator=gen)
         labels = torch.eye(net.label_dim, device=device)[idx]
-    cost = gits_cost_matrix(net, latents, teacher, labels, coarse=coarse)
+    key = (id(net), num_teacher, teacher_rho, num_warmup, seed, coarse, lo, hi, str(device))
+    if key not in _gits_costs:                                 # One cost matrix serves every K.
+        _gits_costs[key] = gits_cost_matrix(net, latents, teacher, labels, coarse=coarse)
+    cost = _gits_costs[key]
     path, total = gits_dp(cost, num_steps, coeff)
     sigmas = torch.cat([teacher[path], teacher.new_zeros([1])])
     if verbose:
@@ -159,6 +164,8 @@ def gits(net, num_steps, *, solver='heun', coeff=1.15, num_teacher=61, teacher_r
 
 DEFAULT_RHOS = (1.5, 2, 2.5, 3, 3.5, 4, 5, 6, 7, 8, 10, 12)
 
+_references = dict()
+
 def best_rho(net, num_steps, *, solver='heun', rhos=DEFAULT_RHOS, latents=None, ref=None, num_warmup=64,
              seed=1000000, ref_steps=128, sigma_min=None, sigma_max=None, device='cpu', refine=True):
     """Search rho for the EDM grid with K = `num_steps` by the RMS error against a high-NFE reference from
@@ -169,7 +176,10 @@ def best_rho(net, num_steps, *, solver='heun', rhos=DEFAULT_RHOS, latents=None, 
     if latents is None:
         latents = warmup_latents(net, num_warmup, seed, device)
     if ref is None:
-        ref = reference_samples(net, latents, ref_steps=ref_steps, sigma_min=sigma_min, sigma_max=sigma_max)
+        key = (id(net), num_warmup, seed, ref_steps, sigma_min, sigma_max, str(device))
+        if key not in _references:                             # One reference serves every K.
+            _references[key] = reference_samples(net, latents, ref_steps=ref_steps, sigma_min=sigma_min, sigma_max=sigma_max)
+        ref = _references[key]
     table = dict()
     def err(rho):
         rho = float(rho)
