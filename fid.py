@@ -27,6 +27,8 @@ def _init(device):
     dist.init(device)
     return device
 
+#----------------------------------------------------------------------------
+
 def load_detector(spec, device):
     """Load the detector on rank 0 first (it may download), then on the other ranks."""
     if spec is None or spec == detectors.INCEPTION_URL:
@@ -40,11 +42,15 @@ def load_detector(spec, device):
         dist.barrier()
     return detector, label
 
+#----------------------------------------------------------------------------
+
 def calculate_stats(image_path, detector, num_expected=None, seed=0, max_batch_size=64,
     num_workers=3, prefetch_factor=2, device=torch.device('cuda')):
     """EDM's calculate_inception_stats with a loaded detector; returns (mu, sigma) as float64 numpy."""
     return metrics.stats_from_images(image_path, detector, num_expected=num_expected, seed=seed,
         max_batch_size=max_batch_size, num_workers=num_workers, prefetch_factor=prefetch_factor, device=device)
+
+#----------------------------------------------------------------------------
 
 def _run(fn):
     try:
@@ -84,6 +90,8 @@ def main():
 #----------------------------------------------------------------------------
 
 _detector_help = 'Feature network: Inception pickle PATH|URL, resnet56-cifar10:PATH, resnet20-cifar10:PATH, lenet-mnist'
+
+#----------------------------------------------------------------------------
 
 @main.command()
 @click.option('--images', 'image_path', help='Path to the images', metavar='PATH|ZIP',                     type=str, required=True)

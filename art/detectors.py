@@ -168,6 +168,8 @@ def _load_state_dict(path, what):
         raise dnnlib.UserError(f'{what} weights "{path}" hold no state dict')
     return {k.removeprefix('module.'): v for k, v in state.items()}
 
+#----------------------------------------------------------------------------
+
 def _load_into(model, state, path, what):
     try:
         model.load_state_dict(state, strict=True)
@@ -175,12 +177,16 @@ def _load_into(model, state, path, what):
         raise dnnlib.UserError(f'{what} weights "{path}" do not match the {what} architecture') from None
     return model
 
+#----------------------------------------------------------------------------
+
 def load_cifar_resnet(n, path, device='cpu'):
     label = f'FD-ResNet{6 * n + 2}'
     what = f'ResNet-{6 * n + 2}'
     model = _load_into(CifarResNet(n), _load_state_dict(path, what), path, what)
     det = FeatureDetector(model, label, channels=3, resolution=32, mean=IMAGENET_MEAN, std=IMAGENET_STD)
     return det.eval().requires_grad_(False).to(device)
+
+#----------------------------------------------------------------------------
 
 def load_lenet(path=None, device='cpu'):
     path = LENET_WEIGHTS if path is None else path
@@ -194,6 +200,8 @@ def load_lenet(path=None, device='cpu'):
 def inception_cache_file():
     """Where open_url looks for the Inception pickle (any name starting with '<md5(url)>_' works)."""
     return os.path.join(dnnlib.make_cache_dir_path('downloads'), f'{dnnlib.util.url_md5(INCEPTION_URL)}_{INCEPTION_FILE}')
+
+#----------------------------------------------------------------------------
 
 def load_pickled_detector(url_or_path, device='cpu', verbose=True):
     """Load a detector pickle. EDM loads the official Inception pickle (NVIDIA's StyleGAN3 translation
@@ -225,6 +233,8 @@ def load_pickled_detector(url_or_path, device='cpu', verbose=True):
         detector = detector.eval().requires_grad_(False).to(device)
     return detector
 
+#----------------------------------------------------------------------------
+
 def _unpickle_trusted(path):
     from torch_utils import loading # pylint: disable=import-outside-toplevel # Keeps `import art.detectors` cheap.
     return loading.load_pickle(path, trust=True, verbose=False)
@@ -233,6 +243,8 @@ def _unpickle_trusted(path):
 # Entry point.
 
 _RESNET_DEPTHS = {'resnet20-cifar10': 3, 'resnet56-cifar10': 9}
+
+#----------------------------------------------------------------------------
 
 def load_detector(spec=None, device='cpu', verbose=True):
     """Return (detector, label) for a --detector spec (None = the official Inception-v3 pickle)."""

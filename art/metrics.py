@@ -78,6 +78,8 @@ def _features(detector, images, device):
         images = images.repeat([1, 3, 1, 1])
     return detector(images.to(device), return_features=True).to(torch.float64)
 
+#----------------------------------------------------------------------------
+
 def stats_from_batches(detector, batches, device='cpu', dim=None):
     """Mean and N-1 covariance (float64 numpy) of `detector` features over an iterable of uint8 NCHW
     (or NHW) batches. Under torch.distributed, every rank passes its own images and the sums are
@@ -148,6 +150,8 @@ def save_ref(dest_path, mu, sigma, detector='FID', **meta):
     if os.path.dirname(dest_path):
         os.makedirs(os.path.dirname(dest_path), exist_ok=True)
     np.savez(dest_path, mu=mu, sigma=sigma, detector=np.array(detector), **{k: np.array(v) for k, v in meta.items()})
+
+#----------------------------------------------------------------------------
 
 def load_ref(ref_path, label=None, verbose=True):
     """Load reference statistics from a path or URL as a dict with 'mu', 'sigma' and 'detector'

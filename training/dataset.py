@@ -28,6 +28,8 @@ except ImportError:
 class DatasetError(dnnlib.UserError, IOError):
     pass
 
+#----------------------------------------------------------------------------
+
 def reraise_worker_error(e):
     """DataLoader workers re-raise an exception with the worker's whole traceback as its message;
     raise the original one-line message again (as a UserError) so CLIs still print one line."""
