@@ -24,6 +24,7 @@ killed and resumed ends with the same file as an uninterrupted one; wall-clock t
 separate timings.json."""
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -50,8 +51,12 @@ def write_atomic(path, data, mode='w'):
         os.fsync(f.fileno())
     os.replace(tmp, path)
 
+#----------------------------------------------------------------------------
+
 def write_json_atomic(path, obj):
     write_atomic(path, json.dumps(obj, indent=1, sort_keys=True) + '\n')
+
+#----------------------------------------------------------------------------
 
 def parse_int_list(s):
     """'5,9,13' or '3-7' or '1,4-6' -> list of ints (EDM's parse_int_list convention)."""
@@ -69,6 +74,8 @@ def parse_int_list(s):
             raise dnnlib.UserError(f'Cannot parse "{part}" in "{s}" as an integer or range; use e.g. 5,9,13 or 0-99') from None
     return out
 
+#----------------------------------------------------------------------------
+
 def nfe_to_steps(solver, nfe, max_steps=100000):
     """Number of steps K whose solver cost is exactly `nfe` (art.sampler.count_nfe), or None."""
     from art.sampler import count_nfe
@@ -82,6 +89,8 @@ def nfe_to_steps(solver, nfe, max_steps=100000):
 
 _learners = dict()  # name -> fn(net, num_steps, *, solver, seed, device, **kwargs) -> schedule dict
 
+#----------------------------------------------------------------------------
+
 def register_learner(name):
     """Decorator: register a "learn on the fly" schedule method under `name` (used by compare.py)."""
     def decorator(fn):
@@ -89,18 +98,36 @@ def register_learner(name):
         return fn
     return decorator
 
+#----------------------------------------------------------------------------
+
 def list_learners():
     return sorted(_learners)
+
+#----------------------------------------------------------------------------
 
 @register_learner('art-rl')
 def _learn_art_rl(net, num_steps, *, solver, seed, device, **kwargs):
     from art import rl
     return rl.train(net, num_steps=num_steps, seed=seed, device=device, **kwargs)
 
+#----------------------------------------------------------------------------
+
 @register_learner('closed-form')
 def _learn_closed_form(net, num_steps, *, solver, seed, device, **kwargs):
     from art import closed_form
     return closed_form.fit(net, num_steps=num_steps, seed=seed, device=device, **kwargs)
+
+#----------------------------------------------------------------------------
+# Solver-aware / quality-aware methods and peers (art.quality; docs/results-schedules.md).
+
+def _learn_quality(method, net, num_steps, *, solver, seed, device, **kwargs):
+    from art import quality
+    return quality.learn(method, net, num_steps, solver=solver, seed=seed, device=device, **kwargs)
+
+for _name in ('art-heun', 'art-heun-D', 'art-heun-w', 'art-heun-tuned', 'gits', 'edm-best-rho'): # art.quality.METHODS
+    register_learner(_name)(functools.partial(_learn_quality, _name))
+
+#----------------------------------------------------------------------------
 
 @dataclasses.dataclass
 class ScheduleEntry:
@@ -111,6 +138,8 @@ class ScheduleEntry:
     fixed_steps: int = None # learners only: learn once at this K, resample for the others
     kwargs: dict = None     # grid kwargs (e.g. rho) or learner kwargs
 
+#----------------------------------------------------------------------------
+
 def _parse_value(v):
     for cast in (int, float):
         try:
@@ -118,6 +147,8 @@ def _parse_value(v):
         except ValueError:
             pass
     return {'true': True, 'false': False}.get(v.lower(), v)
+
+#----------------------------------------------------------------------------
 
 def parse_schedule_entry(text):
     """Parse one --schedules entry (see compare.py --help for the grammar)."""
@@ -157,6 +188,8 @@ def seed_sets(num, num_sets, first_seed=0):
     """Seed set j holds seeds first_seed + j*num ... first_seed + (j+1)*num - 1."""
     return [list(range(first_seed + j * num, first_seed + (j + 1) * num)) for j in range(num_sets)]
 
+#----------------------------------------------------------------------------
+
 def rank_batches(seeds, max_batch_size, rank=None, world_size=None):
     rank = dist.get_rank() if rank is None else rank
     world_size = dist.get_world_size() if world_size is None else world_size
@@ -176,9 +209,13 @@ def generate_batch(net, batch_seeds, sigmas, solver, device):
         class_labels = torch.eye(net.label_dim, device=device)[rnd.randint(net.label_dim, size=[len(batch_seeds)], device=device)]
     return sample(net, latents, sigmas.to(device), class_labels, solver=solver, randn_like=rnd.randn_like)
 
+#----------------------------------------------------------------------------
+
 def to_uint8(x):
     """[-1, 1] float images -> uint8 NCHW, as EDM's generate.py writes PNGs."""
     return (x * 127.5 + 128).clip(0, 255).to(torch.uint8)
+
+#----------------------------------------------------------------------------
 
 def _sha(obj):
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
@@ -412,9 +449,13 @@ def summarize(results):
                            for nfe, v in cols.items()} for label, cols in rows.items()}
     return out
 
+#----------------------------------------------------------------------------
+
 def metric_name(results, metric):
     return dict(rms=f'RMS error vs {results["settings"]["ref_solver"]} NFE {results["settings"]["ref_nfe"]}',
                 fd=results['settings'].get('fd_label') or 'FD')[metric]
+
+#----------------------------------------------------------------------------
 
 def markdown_tables(results, row_order=None):
     s = results['settings']
@@ -451,6 +492,8 @@ def markdown_tables(results, row_order=None):
     for note in results.get('notes', []):
         lines.append(f'Note: {note}')
     return '\n'.join(lines).rstrip() + '\n'
+
+#----------------------------------------------------------------------------
 
 def plot(results, path, row_order=None):
     import matplotlib

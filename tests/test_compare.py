@@ -22,6 +22,8 @@ from art import compare_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+#----------------------------------------------------------------------------
+
 @pytest.fixture(autouse=True)
 def _one_thread():
     """Tiny tensors: one intra-op thread avoids thread-pool overhead on a busy 2-core machine."""
@@ -41,6 +43,8 @@ def test_nfe_to_steps():
     for nfe in (1, 5, 10):
         assert compare_lib.nfe_to_steps('euler', nfe) == nfe
 
+#----------------------------------------------------------------------------
+
 def test_parse_schedule_entry(tmp_path):
     e = compare_lib.parse_schedule_entry('edm:rho=3')
     assert (e.kind, e.name, e.kwargs, e.label) == ('grid', 'edm', {'rho': 3}, 'edm,rho=3')
@@ -58,6 +62,8 @@ def test_parse_schedule_entry(tmp_path):
         compare_lib.parse_schedule_entry(str(tmp_path / 'missing.json'))
     with pytest.raises(dnnlib.UserError):
         compare_lib.parse_schedule_entry('edm@18')
+
+#----------------------------------------------------------------------------
 
 def test_rank_batches_edm_split():
     # docs/edm-spec.md §2.2: 10 seeds on 4 ranks -> batches of 3, 3, 2, 2; rank r takes chunks r::W.
@@ -84,18 +90,26 @@ def _linear_gain(sigmas, solver):
             c *= c_euler
     return c
 
+#----------------------------------------------------------------------------
+
 def _edm_grid(K, smin, smax, rho=7.0):
     k = np.arange(K)
     nodes = (smax ** (1 / rho) + k / (K - 1) * (smin ** (1 / rho) - smax ** (1 / rho))) ** rho
     return np.concatenate([nodes, [0.0]])
 
+#----------------------------------------------------------------------------
+
 def _z(seeds):
     return np.array([torch.randn([1, 1, 1], generator=torch.Generator().manual_seed(s)).item() for s in seeds])
+
+#----------------------------------------------------------------------------
 
 def _run(args):
     import compare
     result = CliRunner().invoke(compare.main, args, catch_exceptions=False)
     return result
+
+#----------------------------------------------------------------------------
 
 def test_compare_gauss1d_outputs(tmp_path):
     from art.schedules import save_schedule
@@ -183,6 +197,8 @@ def _cmd(outdir):
     return [sys.executable, os.path.join(REPO, 'compare.py'), '--network=builtin:gauss1d',
             '--schedules=edm,uniform,logsnr,vp', '--solvers=euler,heun', '--nfe=3,5,9', '--samples=200',
             '--ref-steps=64', '--batch=50', f'--outdir={outdir}']
+
+#----------------------------------------------------------------------------
 
 def test_compare_resume_after_sigkill(tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS='1')
