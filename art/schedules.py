@@ -152,8 +152,12 @@ def check_sigmas(sigmas, source='schedule'):
     for k, s in enumerate(sigmas):
         if isinstance(s, bool) or not isinstance(s, (int, float)):
             raise dnnlib.UserError(f'{source}: sigmas[{k}] = {s!r} is not a number')
-        if not math.isfinite(s):
-            raise dnnlib.UserError(f'{source}: sigmas[{k}] = {s} is not finite')
+        try:
+            finite = math.isfinite(s)
+        except OverflowError: # a huge JSON integer
+            finite = False
+        if not finite:
+            raise dnnlib.UserError(f'{source}: sigmas[{k}] = {str(s)[:12]} is not finite')
     sigmas = [float(s) for s in sigmas]
     if sigmas[-1] != 0:
         raise dnnlib.UserError(f'{source}: the last sigma must be 0 (the final step goes to sigma=0), got {sigmas[-1]:g}; append 0')

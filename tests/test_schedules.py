@@ -164,6 +164,7 @@ MALFORMED = {
     'bool_value':    '{"format": "art-schedule/1", "sigmas": [80.0, true, 0.0]}',
     'nan':           '{"format": "art-schedule/1", "sigmas": [80.0, NaN, 0.0]}',
     'infinite':      '{"format": "art-schedule/1", "sigmas": [Infinity, 1.0, 0.0]}',
+    'huge_int':      '{"format": "art-schedule/1", "sigmas": [1' + '0' * 400 + ', 1.0, 0.0]}',
     'increasing':    '{"format": "art-schedule/1", "sigmas": [1.0, 80.0, 0.0]}',
     'repeated':      '{"format": "art-schedule/1", "sigmas": [80.0, 1.0, 1.0, 0.0]}',
     'negative':      '{"format": "art-schedule/1", "sigmas": [80.0, -1.0, 0.0]}',
