@@ -81,6 +81,8 @@ def test_ref_files_and_mismatch(tmp_path):
     metrics.save_ref(str(tmp_path / 'a' / 'r.npz'), mu, sigma, detector='FD-ResNet56')
     ref = metrics.load_ref(str(tmp_path / 'a' / 'r.npz'), label='FD-ResNet56')
     assert ref['detector'] == 'FD-ResNet56' and np.array_equal(ref['mu'], mu)
+    ref = metrics.load_ref(f'file://{tmp_path}/a/r.npz', label='FD-ResNet56') # URLs go through open_url.
+    assert np.array_equal(ref['sigma'], sigma)
     with pytest.raises(dnnlib.UserError, match='FD-ResNet56.*FID'):
         metrics.load_ref(str(tmp_path / 'a' / 'r.npz'), label='FID')
     np.savez(tmp_path / 'official.npz', mu=mu, sigma=sigma) # EDM's refs have no 'detector' key: Inception.
