@@ -5,6 +5,7 @@
 uint8 conversion, the per-sample draw order, batch-size and process-count invariance (torchrun with
 gloo), schedule files (resampling, one-line errors for malformed files), resume, and the CLI."""
 
+import importlib.util
 import os
 import pathlib
 import subprocess
@@ -21,7 +22,7 @@ from art import schedules
 from test_schedules import MALFORMED, write_malformed # tests/ is on sys.path under pytest's default import mode
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-pytest.importorskip('sklearn') # builtin:gmm-digits
+needs_sklearn = pytest.mark.skipif(importlib.util.find_spec('sklearn') is None, reason='builtin:gmm-digits needs scikit-learn')
 
 #----------------------------------------------------------------------------
 
@@ -125,6 +126,7 @@ def test_draw_order(tmp_path, monkeypatch, class_idx):
 #----------------------------------------------------------------------------
 # Invariance: batch size and number of processes.
 
+@needs_sklearn
 def test_batch_size_invariance(tmp_path):
     outs = []
     for batch in (1, 7, 64):
@@ -136,6 +138,7 @@ def test_batch_size_invariance(tmp_path):
     assert img.mode == 'L' and img.size == (8, 8)
 
 #----------------------------------------------------------------------------
+@needs_sklearn
 def test_one_vs_two_processes(tmp_path):
     common = ['--network=builtin:gmm-digits', '--seeds=0-6', '--batch=2', '--steps=2', '--device=cpu']
     run_ok(*common, f'--outdir={tmp_path / "one"}')
@@ -151,6 +154,7 @@ def test_one_vs_two_processes(tmp_path):
 #----------------------------------------------------------------------------
 # Schedules on the command line.
 
+@needs_sklearn
 def test_schedule_file_resampled(tmp_path):
     path = tmp_path / 'logsnr18.json'
     schedules.save_schedule(path, schedules.get_sigmas('logsnr', 18), method='logsnr')
@@ -210,6 +214,7 @@ def test_cli_user_errors(tmp_path, args, needle):
     assert needle in errors[0] and 'Traceback' not in res.output
 
 #----------------------------------------------------------------------------
+@needs_sklearn
 def test_ablation_flags(tmp_path):
     common = ['--network=builtin:gmm-digits', '--seeds=0-4', '--steps=3']
     run_ok(*common, f'--outdir={tmp_path / "edm"}')
@@ -223,6 +228,7 @@ def test_ablation_flags(tmp_path):
 #----------------------------------------------------------------------------
 # Output handling.
 
+@needs_sklearn
 def test_resume_and_subdirs(tmp_path):
     args = ['--network=builtin:gmm-digits', '--seeds=998-1003', '--steps=2', '--subdirs', f'--outdir={tmp_path}']
     run_ok(*args)
@@ -239,6 +245,7 @@ def test_resume_and_subdirs(tmp_path):
     assert not list(tmp_path.rglob('*.tmp*'))
 
 #----------------------------------------------------------------------------
+@needs_sklearn
 def test_acceptance_command(tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / 'generate.py'), '--network=builtin:gmm-digits', f'--outdir={tmp_path}',
         '--seeds=0-63', '--schedule=logsnr', '--steps=9', '--device=cpu'], cwd=ROOT, capture_output=True, text=True, timeout=300)
@@ -246,5 +253,13 @@ def test_acceptance_command(tmp_path):
     assert proc.stdout.splitlines() == ['Loading network from "builtin:gmm-digits"...', f'Generating 64 images to "{tmp_path}"...', 'Done.']
     images = pngs(tmp_path)
     assert len(images) == 64 and sorted(images)[0] == '000000.png' and sorted(images)[-1] == '000063.png'
+
+#----------------------------------------------------------------------------
+
+def test_acceptance_command_without_extras(tmp_path):
+    # The same command on builtin:gauss1d, which needs nothing beyond the base install.
+    res = run_ok('--network=builtin:gauss1d', f'--outdir={tmp_path}', '--seeds=0-63', '--schedule=logsnr', '--steps=9')
+    assert res.output.count('Done.') == 1 and len(pngs(tmp_path)) == 64
+    assert PIL.Image.open(tmp_path / '000007.png').size == (1, 1)
 
 #----------------------------------------------------------------------------
