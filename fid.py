@@ -7,10 +7,8 @@ Same subcommands, flags, defaults, printed lines and numerics as EDM's fid.py, p
 official Inception-v3 pickle by default, or an offline stand-in from art/detectors.py whose numbers are
 labelled "FD-<name>", never "FID") and --device. The statistics routine lives in art/metrics.py."""
 
-import os
 
 import click
-import numpy as np
 import torch
 
 import dnnlib

@@ -22,7 +22,6 @@ with published FID values.
 
 import os
 import pathlib
-import re
 
 import torch
 import torch.nn.functional as F

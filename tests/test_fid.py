@@ -20,7 +20,6 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-import dnnlib
 import fid
 from art import metrics
 
