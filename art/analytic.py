@@ -47,6 +47,8 @@ class GaussianMixtureDenoiser(torch.nn.Module):
         self.register_buffer('log_weights', weights.log())              # [M]
         cls = torch.zeros([M], dtype=torch.long) if component_class is None else torch.as_tensor(component_class, dtype=torch.long)
         self.register_buffer('component_class', cls)                    # [M]
+        one_each = label_dim and sorted(cls.tolist()) == list(range(label_dim))
+        self.class_component = torch.argsort(cls) if one_each else None  # class -> its single component
         self.img_resolution = img_resolution
         self.img_channels = img_channels
         self.label_dim = label_dim
@@ -66,16 +68,26 @@ class GaussianMixtureDenoiser(torch.nn.Module):
         B = x.shape[0]
         x64 = x.to(torch.float64).reshape(B, -1)                                    # [B, d]
         s2 = torch.as_tensor(sigma).to(torch.float64).reshape(-1, 1, 1).expand(B, 1, 1).square()  # [B,1,1]
-        lam = self.eigvals.unsqueeze(0)                                             # [1, M, d]
-        z = torch.einsum('mij,bmi->bmj', self.eigvecs, x64.unsqueeze(1) - self.means.unsqueeze(0))  # [B,M,d] coords Uᵀ(x-μ)
-        var = lam + s2                                                              # [B, M, d]
-        logp = self.log_weights - 0.5 * (z.square() / var + var.log()).sum(-1)      # [B, M]
+        means, eigvecs, lam, log_w = self.means.unsqueeze(0), self.eigvecs.unsqueeze(0), self.eigvals.unsqueeze(0), self.log_weights
+        mask = None
         if class_labels is not None and self.label_dim:
             labels = torch.as_tensor(class_labels).to(x.device).reshape(B, -1).argmax(dim=1)
-            logp = logp.masked_fill(self.component_class.unsqueeze(0) != labels.unsqueeze(1), float('-inf'))
+            if self.class_component is not None:   # one component per class: gather it (M times cheaper)
+                idx = self.class_component[labels]
+                means, eigvecs, lam, log_w = self.means[idx, None], self.eigvecs[idx, None], self.eigvals[idx, None], log_w[idx, None]
+            else:
+                mask = self.component_class.unsqueeze(0) != labels.unsqueeze(1)
+        # means [b,M,d], eigvecs [b,M,d,d], lam [b,M,d] with b in {1, B} and M the components in play.
+        eq = 'bmij,bmi->bmj' if eigvecs.shape[0] == B else 'mij,bmi->bmj'
+        U = eigvecs if eigvecs.shape[0] == B else eigvecs[0]
+        z = torch.einsum(eq, U, x64[:, None, :] - means)                             # [B,M,d] coords Uᵀ(x-μ)
+        var = lam + s2                                                              # [B, M, d]
+        logp = log_w - 0.5 * (z.square() / var + var.log()).sum(-1)                 # [B, M]
+        if mask is not None:
+            logp = logp.masked_fill(mask, float('-inf'))
         w = torch.softmax(logp, dim=1)                                              # [B, M]
-        post = torch.einsum('mij,bmj->bmi', self.eigvecs, z * (lam / var))          # Σ(Σ+σ²)^-1 (x-μ)
-        D = (w.unsqueeze(-1) * (self.means.unsqueeze(0) + post)).sum(1)
+        post = torch.einsum(eq.replace('ij,bmi->bmj', 'ji,bmi->bmj'), U, z * (lam / var))  # U diag(λ/(λ+σ²)) Uᵀ(x-μ)
+        D = (w.unsqueeze(-1) * (means + post)).sum(1)
         return D.reshape(x.shape).to(out_dtype)
 
 #----------------------------------------------------------------------------

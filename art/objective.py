@@ -17,14 +17,17 @@ Three interchangeable backends compute the JVP:
   'backward' double-backward JVP: J v = d/du <J^T u, v> (two reverse passes); works with custom
              torch.autograd.Function ops whose backward is built from differentiable torch ops.
   'fd'       central finite difference D(x ± h δx; σ ± h), h = fd_eps · σ; any network.
-  'auto'     tries 'forward' and, when the network rejects it (e.g. a custom autograd.Function
-             without functorch support, as in EDM's AttentionOp), falls back to 'backward', then
-             to 'fd'. The choice is remembered per network and logged once.
+  'auto'     on the first call for a network runs 'forward' and 'backward' and keeps the faster
+             one that works; a network that rejects forward mode (e.g. a custom autograd.Function
+             without functorch support, as in EDM's AttentionOp) thus falls back to 'backward', and
+             to 'fd' when that fails too. The choice is remembered per network; fallbacks are
+             logged once (a warning naming the error).
 
 Entry points (docs/interfaces.md): denoiser_field(), curvature(), and field_and_curvature() which
 returns (D, F, Q) from the evaluations the JVP needs anyway (used by art.rl / art.closed_form).
 """
 
+import time
 import warnings
 import weakref
 
@@ -121,27 +124,34 @@ def field_and_curvature(net, x, sigma, class_labels=None, backend='auto', D=None
     return D, F, Q
 
 def _auto_jvp(net, x, sigma, v_x, class_labels, fd_eps):
+    """First call for a network: run the exact backends (forward, then double-backward), keep the
+    fastest one that works (forward-mode has a large fixed overhead on tiny networks), and fall back
+    to finite differences only when neither works. Later calls reuse the choice."""
     key = net if isinstance(net, torch.nn.Module) else None
     chosen = _auto_choice.get(key) if key is not None else None
-    order = [chosen] if chosen is not None else ['forward', 'backward', 'fd']
-    errors = []
-    for backend in order:
+    if chosen is not None:
+        if chosen == 'fd':
+            return chosen, _jvp_fd(net, x, sigma, v_x, class_labels, fd_eps=fd_eps)[1]
+        return chosen, _JVP[chosen](net, x, sigma, v_x, class_labels)[1]
+    errors, results = [], []
+    for backend in ('forward', 'backward'):
         try:
-            if backend == 'fd':
-                _, dD = _jvp_fd(net, x, sigma, v_x, class_labels, fd_eps=fd_eps)
-            else:
-                _, dD = _JVP[backend](net, x, sigma, v_x, class_labels)
+            _, dD = _JVP[backend](net, x, sigma, v_x, class_labels)
+            t0 = time.perf_counter()
+            _JVP[backend](net, x, sigma, v_x, class_labels)
+            results.append((time.perf_counter() - t0, backend, dD))
         except Exception as e: # pylint: disable=broad-except
-            if chosen is not None:
-                raise
-            errors.append(f'{backend}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}')
-            continue
-        if chosen is None and key is not None:
-            _auto_choice[key] = backend
-            if errors:
-                warnings.warn(f'Q backend "auto" uses "{backend}" for {type(net).__name__} ({"; ".join(errors)})', stacklevel=3)
-        return backend, dD
-    raise RuntimeError('No Q backend works for this network: ' + '; '.join(errors))
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else ''
+            errors.append(f'{backend}: {type(e).__name__}: {msg[:200]}')
+    if results:
+        _sec, backend, dD = min(results, key=lambda r: r[0])
+    else:
+        backend, dD = 'fd', _jvp_fd(net, x, sigma, v_x, class_labels, fd_eps=fd_eps)[1]
+    if key is not None:
+        _auto_choice[key] = backend
+    if errors:
+        warnings.warn(f'Q backend "auto" uses "{backend}" for {type(net).__name__} ({"; ".join(errors)})', stacklevel=3)
+    return backend, dD
 
 def auto_backend(net):
     """The backend that 'auto' settled on for `net` (None before the first call)."""

@@ -1,0 +1,329 @@
+# ART-EDM: learned time grids for EDM-style diffusion samplers.
+# Copyright (c) 2026 The ART-EDM authors. Released under the MIT License (see LICENSE).
+
+"""ART-RL: the time-discretised actor-critic of arXiv 2601.18681 v1, Algorithm 1 (art-paper §2).
+
+Per iteration n (B trajectories instead of the paper's one; sums are averaged over the batch):
+  1. x_0 ~ p_T = N(0, T² I) (plus random class labels for conditional nets), psi_0 = 0.
+  2. For k = 0..K-1 on the uniform clock t_k = k Δt, Δt = T/K: evaluate F and Q at (x_k, psi_k)
+     (art.objective, one JVP), draw theta_k ~ N(m_k, lam / max(q_k, eps)) and take the Euler step
+     of the controlled dynamics (4): psi_{k+1} = psi_k + theta_k Δt, x_{k+1} = x_k + theta_k Δt F.
+  3. TD errors delta_k = V_{k+1} - V_k - gamma theta_k Δt - q_k theta_k² Δt with the critic
+     V(t, ·) = NN_c(features) + lam t (Thm 3.1).
+  4. One Adam step on the critic pseudo-loss -Σ_k NN_c,k · sg(delta_k) (eq. 22a), one on the actor
+     pseudo-loss -Σ_k log π(theta_k) · sg(delta_k) (eq. 22b), and dual ascent
+     gamma <- gamma + lr_gamma (psi_K - T) (eq. 23).
+Paper defaults: lam = 0.1, eps = 1e-6, Adam lr 1e-4 (β = 0.9, 0.999, no weight decay), gamma step
+1e-4, actor and critic 3-layer MLPs of width 128 with Softplus, 5,000 iterations.
+Distillation (§2.5): fresh trajectories, per-step clock speeds normalised so Σ_k theta_k Δt = T,
+averaged over trajectories -> theta_bar_k -> psi_k = Σ_{j<k} theta_bar_j Δt -> sigma_k = T - psi_k.
+
+Decisions on the open points of art-paper §4 (also listed in the README):
+  * Time mapping: T = sigma_max of the network, noise level sigma = T - psi (f = 0, g² = 2σ). Queries
+    use sigma_q = max(T - psi, sigma_min) so the network never sees sigma below its sigma_min or 0;
+    the last Euler step may still land on sigma = 0 exactly, as in EDM. The grid has K+1 nodes
+    sigma_0 = T > ... > sigma_K = 0 (EDM's "K nodes, then 0"; NFE = K Euler, 2K-1 Heun).
+  * psi is clipped to [0, T] along executed trajectories (paper, App. C) and x moves by the clipped
+    increment. The multiplier update uses the UNCLIPPED budget Σ_k theta_k Δt - T: with the clipped
+    psi_K <= T the dual step could only decrease gamma and would reward overshoot.
+  * Features (actor and critic see the same vector, never the raw image): t/T, psi/T and the log
+    noise level log(sigma_q) scaled to [-1, 1] over [sigma_min, sigma_max]. The log-sigma feature is
+    what makes the small-sigma end (a tiny interval of psi when T = 80) resolvable by an MLP.
+  * |Q| scaling: q = |Q| / sqrt(d) (per-dimension RMS of Q) times a constant c. q_scale='auto'
+    picks c once, from a deterministic rollout of the initial policy, so that the estimated optimal
+    error density (∫ q^1/2 dpsi / T)² is 1; the exploration noise std/mean of the optimal policy is
+    then about sqrt(lam) for every network and sigma_max. A constant factor does not change the
+    optimal time-only schedule (theta* ∝ q^-1/2), only the noise level and gamma's scale.
+    q_scale='dim' uses c = 1, q_scale='none' uses the raw Euclidean |Q| (the paper; = 'dim' in 1-D).
+  * Actor mean: m = theta_init,k · exp(NN_a(features)) with the last layer zero-initialised, so the
+    initial policy is exactly the chosen initial grid (init='edm': EDM's rho=7 grid for this K and
+    noise range, the default; init='uniform': theta = 1, the paper's 1-D starting point) and m > 0
+    (positivity; theta itself is Gaussian and may still be negative, as in the paper).
+  * Terminal critic value pinned to V(T) = (gamma + lam) T (the terminal condition of eq. 16).
+  * gamma_0 = 0; its step lr_gamma defaults to the paper's 1e-4 scaled by 1/T... see `train()`.
+  * Distillation uses the policy MEANS along deterministic rollouts (theta = m_k), not the noisy
+    executed actions: with lam = 0.1 the executed theta has std/mean ~ 0.3, and normalising noisy
+    sequences one by one biases the average; the paper's "hair-thin IQR" can only describe the
+    mean. theta_bar is floored at 1e-6·T/K... and sigma_{K-1} >= sigma_min so the grid is valid.
+"""
+
+import json
+import math
+import os
+import time
+
+import numpy as np
+import torch
+import tqdm
+
+import dnnlib
+from art import objective
+from art import schedules
+
+Q_SCALES = ('auto', 'dim', 'none')
+INITS = ('edm', 'uniform')
+
+#----------------------------------------------------------------------------
+# Actor / critic: 3-layer MLPs, width 128, Softplus (art-paper §2.3).
+
+class MLP(torch.nn.Module):
+    def __init__(self, in_features=3, hidden=128, zero_last=False):
+        super().__init__()
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(in_features, hidden), torch.nn.Softplus(),
+            torch.nn.Linear(hidden, hidden), torch.nn.Softplus(),
+            torch.nn.Linear(hidden, 1))
+        if zero_last:
+            torch.nn.init.zeros_(self.net[-1].weight)
+            torch.nn.init.zeros_(self.net[-1].bias)
+
+    def forward(self, phi):
+        return self.net(phi).squeeze(-1)
+
+#----------------------------------------------------------------------------
+# Problem setup shared by training, distillation and the closed form.
+
+class ARTProblem:
+    """Time mapping T = sigma_max, sigma = T - psi (art-paper §4 item 1), the K-step clock, the
+    features and one Euler step of the controlled dynamics (4)."""
+
+    def __init__(self, net, num_steps, sigma_min=None, sigma_max=None, q_backend='auto', device='cpu'):
+        self.net = net
+        self.K = int(num_steps)
+        self.sigma_min = float(net.sigma_min if sigma_min is None else sigma_min)
+        self.sigma_max = float(net.sigma_max if sigma_max is None else sigma_max)
+        if not (0 < self.sigma_min < self.sigma_max and math.isfinite(self.sigma_max)):
+            raise dnnlib.UserError(f'Need 0 < sigma_min < sigma_max < inf, got {self.sigma_min:g}, {self.sigma_max:g}; set --sigma_min/--sigma_max')
+        if self.K < 1:
+            raise dnnlib.UserError(f'Number of steps must be at least 1, got {self.K}')
+        self.T = self.sigma_max
+        self.dt = self.T / self.K
+        self.q_backend = q_backend
+        self.device = torch.device(device)
+        self.shape = [net.img_channels, net.img_resolution, net.img_resolution]
+        self.label_dim = int(getattr(net, 'label_dim', 0) or 0)
+        self.log_lo, self.log_hi = math.log(self.sigma_min), math.log(self.sigma_max)
+
+    def initial_state(self, batch, generator):
+        x = torch.randn([batch] + self.shape, generator=generator, dtype=torch.float64).to(self.device) * self.T
+        labels = None
+        if self.label_dim:
+            idx = torch.randint(self.label_dim, [batch], generator=generator)
+            labels = torch.eye(self.label_dim, dtype=torch.float32)[idx].to(self.device)
+        psi = torch.zeros([batch], dtype=torch.float64, device=self.device)
+        return x, labels, psi
+
+    def sigma_query(self, psi):
+        return (self.T - psi).clamp(min=self.sigma_min)
+
+    def features(self, k, psi):
+        """[B, 3] float32: t/T, psi/T, log sigma_q scaled to [-1, 1]."""
+        sigma_q = self.sigma_query(psi)
+        ls = (sigma_q.log() - 0.5 * (self.log_lo + self.log_hi)) / (0.5 * (self.log_hi - self.log_lo))
+        t = torch.full_like(psi, k / self.K)
+        return torch.stack([t, psi / self.T, ls], dim=1).to(torch.float32)
+
+    def field_and_q(self, x, psi, labels):
+        """F and q = |Q|/sqrt(d) (float64 [B]) at the clamped noise level."""
+        _D, F, Q = objective.field_and_curvature(self.net, x, self.sigma_query(psi), labels, backend=self.q_backend)
+        return F, objective.curvature_norm(Q, per_dim=True)
+
+    def step(self, x, psi, F, theta):
+        """Euler step of (4) on the psi-clock, psi clipped to [0, T]; x moves by the clipped increment."""
+        psi_next = (psi + theta * self.dt).clamp(0, self.T)
+        x_next = x - (psi_next - psi).reshape([-1] + [1] * (x.ndim - 1)) * F  # dx/dpsi = -F (sigma = T - psi)
+        return x_next, psi_next
+
+    def base_theta(self, init):
+        """[K] float64 clock speeds of the initial grid: EDM rho=7 (K nodes to sigma_min, then 0) or uniform."""
+        if init == 'uniform':
+            return torch.ones([self.K], dtype=torch.float64)
+        if init != 'edm':
+            raise dnnlib.UserError(f'Unknown --init "{init}"; choose one of {", ".join(INITS)}')
+        sigmas = schedules.get_sigmas('edm', self.K, sigma_min=self.sigma_min, sigma_max=self.sigma_max)
+        return (sigmas[:-1] - sigmas[1:]) / self.dt
+
+    def grid_from_theta(self, theta_bar, num_steps=None):
+        """The K-step grid of the time change psi(t) = ∫ theta: theta_bar (on this problem's clock) is
+        floored at 1e-6 (positivity) and normalised to Σ theta_bar Δt = T; psi is piecewise linear in t
+        and the grid is sigma_i = T - psi(i T / K), i = 0..K (art-paper §1.2, §2.5). The K non-zero
+        nodes are kept >= sigma_min. Returns (sigmas [K+1], theta of that grid [K])."""
+        K = self.K if num_steps is None else int(num_steps)
+        theta_bar = np.maximum(np.asarray(theta_bar, np.float64), 1e-6)
+        theta_bar = theta_bar * self.T / (theta_bar.sum() * self.dt)
+        psi_fine = np.concatenate([[0.0], np.cumsum(theta_bar) * self.dt])
+        psi = np.interp(np.arange(K + 1) / K, np.arange(self.K + 1) / self.K, psi_fine)
+        return sigmas_from_psi(psi, self.T, self.sigma_min)
+
+#----------------------------------------------------------------------------
+# psi_0..psi_K -> sigmas (the time mapping of art-paper §4 item 1).
+
+def sigmas_from_psi(psi, T, sigma_min):
+    """sigma_i = T - psi_i for i < K (first = T, each >= sigma_min, strictly decreasing), sigma_K = 0.
+    Returns (sigmas [K+1], theta [K] = (sigma_i - sigma_{i+1}) K / T)."""
+    psi = np.asarray(psi, np.float64)
+    K = len(psi) - 1
+    nodes = T - psi[:-1]
+    nodes = np.maximum(nodes, sigma_min * (1 + 1e-3) ** np.arange(K - 1, -1, -1))
+    nodes[0] = T
+    for i in range(1, K):  # strictly decreasing (only binds for degenerate inputs)
+        nodes[i] = min(nodes[i], nodes[i - 1] * (1 - 1e-9))
+    sigmas = np.concatenate([nodes, [0.0]])
+    return sigmas, (sigmas[:-1] - sigmas[1:]) * K / T
+
+#----------------------------------------------------------------------------
+# One rollout of B trajectories. Returns the per-step tensors ([K, B]) for the updates.
+
+def rollout(problem, actor, base_theta, batch, generator, lam=0.1, eps=1e-6, q_scale=1.0, stochastic=True):
+    x, labels, psi = problem.initial_state(batch, generator)
+    phis, thetas, qs, means = [], [], [], []
+    budget = torch.zeros_like(psi)
+    for k in range(problem.K):
+        F, q = problem.field_and_q(x, psi, labels)
+        q = q * q_scale
+        phi = problem.features(k, psi)
+        with torch.no_grad():
+            m = base_theta[k] * actor(phi.to(problem.device)).to(torch.float64).exp()
+        if stochastic:
+            xi = torch.randn([batch], generator=generator, dtype=torch.float64).to(problem.device)
+            theta = m + (lam / q.clamp(min=eps)).sqrt() * xi
+        else:
+            theta = m
+        if not (torch.isfinite(q).all() and torch.isfinite(theta).all()):
+            raise FloatingPointError(f'non-finite |Q| or theta at step k={k} (sigma={float(problem.sigma_query(psi).min()):g})')
+        budget = budget + theta * problem.dt
+        x, psi = problem.step(x, psi, F, theta)
+        phis.append(phi); thetas.append(theta); qs.append(q); means.append(m)
+    return dnnlib.EasyDict(phi=torch.stack(phis), theta=torch.stack(thetas), q=torch.stack(qs),
+        mean=torch.stack(means), psi_T=psi, budget=budget)
+
+#----------------------------------------------------------------------------
+# |Q| scale for q_scale='auto': c = (T / ∫ q^1/2 dpsi)², estimated along the initial policy's mean path.
+
+def calibrate_q_scale(problem, actor, base_theta, batch, generator):
+    ro = rollout(problem, actor, base_theta, batch, generator, q_scale=1.0, stochastic=False)
+    dpsi = ro.mean * problem.dt                                         # [K, B]
+    integral = float((ro.q.sqrt() * dpsi).sum(0).mean())
+    if not (integral > 0 and math.isfinite(integral)):
+        raise dnnlib.UserError('Cannot calibrate the |Q| scale: Q is zero or non-finite along the initial rollout; use --q-scale=dim')
+    return (problem.T / integral) ** 2
+
+#----------------------------------------------------------------------------
+# Distillation (art-paper §2.5).
+
+def distil(problem, actor, base_theta, batch, generator):
+    """Mean clock speeds along deterministic rollouts, each sequence normalised to Σ theta Δt = T."""
+    with torch.no_grad():
+        ro = rollout(problem, actor, base_theta, batch, generator, stochastic=False)
+    theta = ro.mean * (problem.T / (ro.mean.sum(0, keepdim=True) * problem.dt))
+    return theta.mean(1).cpu().numpy()
+
+#----------------------------------------------------------------------------
+# Checkpoint helpers.
+
+def _save_checkpoint(path, state):
+    tmp = f'{path}.tmp{os.getpid()}'
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+#----------------------------------------------------------------------------
+# Training (Algorithm 1, generalised to B trajectories per iteration).
+
+def train(net, num_steps, *, iters=5000, batch=1, lam=0.1, eps=1e-6, lr=1e-4, lr_gamma=1e-4, gamma_init=0.0,
+          init='edm', q_scale='auto', q_backend='auto', sigma_min=None, sigma_max=None, hidden=128,
+          distil_batch=256, seed=0, device='cpu', checkpoint=None, resume=False, log_path=None,
+          checkpoint_every=100, progress=True, network_name=None, rl_steps=None):
+    """Run ART-RL and distil it to a grid. Returns a schedule dict (`sigmas` + metadata) for
+    art.schedules.save_schedule. `checkpoint`: file for periodic state (resumed when `resume`);
+    `log_path`: JSON-lines log, one object per iteration. `rl_steps`: resolution of the RL clock
+    (default K, the paper's per-K training); the K-step grid is read off the distilled time change."""
+    if q_scale not in Q_SCALES:
+        raise dnnlib.UserError(f'Unknown --q-scale "{q_scale}"; choose one of {", ".join(Q_SCALES)}')
+    device = torch.device(device)
+    num_steps = int(num_steps)
+    problem = ARTProblem(net, num_steps if rl_steps is None else rl_steps, sigma_min, sigma_max, q_backend, device)
+    base_theta = problem.base_theta(init).to(device)
+    settings = dict(iters=iters, batch=batch, lam=lam, eps=eps, lr=lr, lr_gamma=lr_gamma, gamma_init=gamma_init,
+        init=init, q_scale=q_scale, q_backend=q_backend, hidden=hidden, sigma_min=problem.sigma_min,
+        sigma_max=problem.sigma_max, num_steps=num_steps, rl_steps=problem.K, distil_batch=distil_batch)
+
+    torch.manual_seed(seed)
+    actor = MLP(3, hidden, zero_last=True).to(device)
+    critic = MLP(3, hidden).to(device)
+    opt_actor = torch.optim.Adam(actor.parameters(), lr=lr, betas=(0.9, 0.999))
+    opt_critic = torch.optim.Adam(critic.parameters(), lr=lr, betas=(0.9, 0.999))
+    generator = torch.Generator().manual_seed(seed)
+    gamma = float(gamma_init)
+    start = 0
+    c = None
+
+    if resume and checkpoint is not None and os.path.isfile(checkpoint):
+        state = torch.load(checkpoint, map_location=device, weights_only=False)
+        keys = ('rl_steps', 'lam', 'batch', 'init', 'q_scale', 'hidden', 'sigma_min', 'sigma_max')
+        diff = [k for k in keys if state['settings'].get(k) != settings[k]]
+        if diff:
+            raise dnnlib.UserError(f'Checkpoint "{checkpoint}" was made with different settings ({", ".join(diff)}); use the same flags or a new --out')
+        actor.load_state_dict(state['actor']); critic.load_state_dict(state['critic'])
+        opt_actor.load_state_dict(state['opt_actor']); opt_critic.load_state_dict(state['opt_critic'])
+        generator.set_state(state['generator'])
+        gamma, start, c = state['gamma'], state['iteration'], state['q_scale_c']
+
+    if c is None:
+        c = 1.0 if q_scale != 'auto' else calibrate_q_scale(problem, actor, base_theta, max(batch, 16), generator)
+    if q_scale == 'none':
+        c = float(np.prod(problem.shape)) ** 0.5  # undo the per-dimension normalisation
+    t_k = torch.arange(problem.K, dtype=torch.float64, device=device) * problem.dt
+
+    log_file = open(log_path, 'a' if (resume and start > 0) else 'w') if log_path else None
+    def save(iteration):
+        if checkpoint is not None:
+            _save_checkpoint(checkpoint, dict(actor=actor.state_dict(), critic=critic.state_dict(),
+                opt_actor=opt_actor.state_dict(), opt_critic=opt_critic.state_dict(), generator=generator.get_state(),
+                gamma=gamma, iteration=iteration, q_scale_c=c, settings=settings))
+    try:
+        bar = tqdm.tqdm(range(start, iters), initial=start, total=iters, disable=not progress, desc=f'ART-RL K={problem.K}', leave=False)
+        for n in bar:
+            t0 = time.time()
+            try:
+                ro = rollout(problem, actor, base_theta, batch, generator, lam, eps, c, stochastic=True)
+            except FloatingPointError as e:
+                raise dnnlib.UserError(f'ART-RL diverged at iteration {n}: {e}; lower --lr or try --q-backend=fd') from e
+            theta, q = ro.theta.to(torch.float32), ro.q.to(torch.float32)
+            var = lam / ro.q.clamp(min=eps).to(torch.float32)
+            # Critic values V_k = NN_c + lam t_k; terminal value pinned to (gamma + lam) T.
+            V_nn = critic(ro.phi)
+            V = V_nn + lam * t_k[:, None].to(torch.float32)
+            with torch.no_grad():
+                V_next = torch.cat([V[1:], torch.full_like(V[:1], (gamma + lam) * problem.T)])
+                delta = V_next - V - gamma * theta * problem.dt - q * theta.square() * problem.dt
+            m = base_theta[:, None].to(torch.float32) * actor(ro.phi).exp()
+            log_pi = -(theta - m).square() / (2 * var)
+            loss_critic = -(V_nn * delta).sum(0).mean()
+            loss_actor = -(log_pi * delta).sum(0).mean()
+            if not (torch.isfinite(loss_critic) and torch.isfinite(loss_actor)):
+                raise dnnlib.UserError(f'ART-RL diverged at iteration {n}: non-finite TD error or loss; lower --lr or --lam')
+            opt_critic.zero_grad(set_to_none=True); opt_actor.zero_grad(set_to_none=True)
+            (loss_critic + loss_actor).backward()  # disjoint parameters: two independent updates
+            opt_critic.step(); opt_actor.step()
+            budget_err = float(ro.budget.mean()) - problem.T
+            gamma = gamma + lr_gamma * budget_err
+            rec = dict(iter=n, gamma=gamma, psi_T_minus_T=float(ro.psi_T.mean()) - problem.T, budget_minus_T=budget_err,
+                theta_mean=float(ro.theta.mean()), td_loss=float(delta.square().sum(0).mean()), sec=time.time() - t0)
+            if log_file:
+                log_file.write(json.dumps(rec) + '\n')
+            if n % 20 == 0:
+                bar.set_postfix(gamma=f'{gamma:.3g}', dpsi=f'{budget_err:+.3g}', td=f'{rec["td_loss"]:.3g}')
+            if checkpoint is not None and (n + 1) % checkpoint_every == 0:
+                save(n + 1)
+        save(iters)
+    finally:
+        if log_file:
+            log_file.close()
+
+    theta_raw = distil(problem, actor, base_theta, distil_batch, torch.Generator().manual_seed(seed + 1))
+    sigmas, theta_bar = problem.grid_from_theta(theta_raw, num_steps)
+    return dict(sigmas=sigmas.tolist(), method='art-rl', solver='euler', network=network_name, seed=seed,
+        theta_bar=theta_bar.tolist(), theta_rl=problem.grid_from_theta(theta_raw)[1].tolist(),
+        settings=dict(settings, q_scale_c=c, gamma_final=gamma))
+
+#----------------------------------------------------------------------------
