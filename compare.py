@@ -58,10 +58,11 @@ PRESETS = {
 def main(ctx, preset, outdir, **opts):
     """Compare time grids: RMS error against a high-NFE reference and FD/FID, vs NFE.
 
-    Schedule entries: a grid name of art.schedules (edm, uniform, logsnr, vp, ve, iddpm; options as
-    NAME:key=val, e.g. edm:rho=3), a schedule JSON file, or a method learned on the fly for each K
-    (art-rl, closed-form; NAME@K learns once at K and resamples; NAME:key=val passes options to the
-    learner). Prefix LABEL= to name a row. A killed run resumes from OUTDIR/results.json.
+    Schedule entries (comma-separated): a grid name of art.schedules (edm, uniform, logsnr, vp, ve,
+    iddpm; options as NAME:key=val, e.g. edm:rho=3), a schedule JSON file (a {K} in its name picks
+    one file per K), or a method learned on the fly for each K (art-rl, closed-form, ...; NAME@K
+    learns once at K and resamples; NAME:key=val:key=val passes options to the learner). Prefix
+    LABEL= to name a row. A killed run resumes from OUTDIR/results.json.
 
     Examples:
 

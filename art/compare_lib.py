@@ -85,16 +85,20 @@ def nfe_to_steps(solver, nfe, max_steps=100000):
     return None
 
 #----------------------------------------------------------------------------
-# Schedule entries: [LABEL=]NAME[@K][:key=val,...] or [LABEL=]PATH.json
+# Schedule entries: [LABEL=]NAME[@K][:key=val[:key=val...]] or [LABEL=]PATH.json (commas separate entries)
 
 _learners = dict()  # name -> fn(net, num_steps, *, solver, seed, device, **kwargs) -> schedule dict
+_solver_blind = set() # learners whose result does not depend on the solver (learned once for all)
 
 #----------------------------------------------------------------------------
 
-def register_learner(name):
-    """Decorator: register a "learn on the fly" schedule method under `name` (used by compare.py)."""
+def register_learner(name, uses_solver=True):
+    """Decorator: register a "learn on the fly" schedule method under `name` (used by compare.py).
+    `uses_solver=False`: the result ignores `solver` (e.g. ART's Euler surrogate), so one grid per K
+    serves every solver."""
     def decorator(fn):
         _learners[name] = fn
+        (_solver_blind.discard if uses_solver else _solver_blind.add)(name)
         return fn
     return decorator
 
@@ -105,14 +109,14 @@ def list_learners():
 
 #----------------------------------------------------------------------------
 
-@register_learner('art-rl')
+@register_learner('art-rl', uses_solver=False) # always trained with Euler rollouts (art-paper §2.7)
 def _learn_art_rl(net, num_steps, *, solver, seed, device, **kwargs):
     from art import rl
     return rl.train(net, num_steps=num_steps, seed=seed, device=device, **kwargs)
 
 #----------------------------------------------------------------------------
 
-@register_learner('closed-form')
+@register_learner('closed-form', uses_solver=False)
 def _learn_closed_form(net, num_steps, *, solver, seed, device, **kwargs):
     from art import closed_form
     return closed_form.fit(net, num_steps=num_steps, seed=seed, device=device, **kwargs)
@@ -166,10 +170,10 @@ def parse_schedule_entry(text):
         return ScheduleEntry(label=label or os.path.splitext(os.path.basename(text))[0], spec=text, kind='file', name=text, kwargs={})
     m = re.fullmatch(r'([A-Za-z0-9_-]+)(?:@(\d+))?(?::(.*))?', text)
     if not m:
-        raise dnnlib.UserError(f'Cannot parse schedule "{text}"; use NAME, NAME@K, NAME:key=val or a .json file')
+        raise dnnlib.UserError(f'Cannot parse schedule "{text}"; use NAME, NAME@K, NAME:key=val:key=val or a .json file')
     name, fixed, opts = m.group(1), m.group(2), m.group(3)
     kwargs = dict()
-    for item in (opts.split(',') if opts else []):
+    for item in (opts.split(':') if opts else []):
         if '=' not in item:
             raise dnnlib.UserError(f'Cannot parse option "{item}" of schedule "{text}"; use key=value')
         k, v = item.split('=', 1)
@@ -178,7 +182,7 @@ def parse_schedule_entry(text):
     if fixed is not None and kind != 'learn':
         raise dnnlib.UserError(f'"@K" only applies to learned schedules ({", ".join(list_learners())}), not to "{name}"')
     if label is None:
-        label = name + (f'@{fixed}' if fixed else '') + ''.join(f',{k}={v}' for k, v in kwargs.items())
+        label = name + (f'@{fixed}' if fixed else '') + ''.join(f':{k}={v}' for k, v in kwargs.items())
     return ScheduleEntry(label=label, spec=text, kind=kind, name=name, fixed_steps=int(fixed) if fixed else None, kwargs=kwargs)
 
 #----------------------------------------------------------------------------
@@ -325,7 +329,8 @@ class Comparison:
                 raise dnnlib.UserError(f'Schedule file "{path}" (from "{entry.spec}") not found; learn it with train_art.py --steps={K}')
             return get_sigmas(path, K, net=self.net)
         learn_K = entry.fixed_steps or K
-        path = os.path.join(self.outdir, 'schedules', f'{_safe(entry.label)}-{solver}-K{learn_K}.json')
+        tag = '' if entry.name in _solver_blind else f'-{solver}'
+        path = os.path.join(self.outdir, 'schedules', f'{_safe(entry.label)}{tag}-K{learn_K}.json')
         if not os.path.isfile(path):
             if dist.get_rank() == 0:
                 self._learn(entry, learn_K, solver, path)

@@ -47,9 +47,9 @@ def test_nfe_to_steps():
 
 def test_parse_schedule_entry(tmp_path):
     e = compare_lib.parse_schedule_entry('edm:rho=3')
-    assert (e.kind, e.name, e.kwargs, e.label) == ('grid', 'edm', {'rho': 3}, 'edm,rho=3')
-    e = compare_lib.parse_schedule_entry('art=art-rl@18:iters=50')
-    assert (e.kind, e.name, e.fixed_steps, e.kwargs, e.label) == ('learn', 'art-rl', 18, {'iters': 50}, 'art')
+    assert (e.kind, e.name, e.kwargs, e.label) == ('grid', 'edm', {'rho': 3}, 'edm:rho=3')
+    e = compare_lib.parse_schedule_entry('art=art-rl@18:iters=50:lam=0.2')
+    assert (e.kind, e.name, e.fixed_steps, e.kwargs, e.label) == ('learn', 'art-rl', 18, {'iters': 50, 'lam': 0.2}, 'art')
     e = compare_lib.parse_schedule_entry('closed-form')
     assert (e.kind, e.fixed_steps, e.label) == ('learn', None, 'closed-form')
     path = tmp_path / 'mine.json'
@@ -195,7 +195,8 @@ def test_compare_fd_matches_own_statistics(tmp_path):
 
 def _cmd(outdir):
     return [sys.executable, os.path.join(REPO, 'compare.py'), '--network=builtin:gauss1d',
-            '--schedules=edm,uniform,logsnr,vp', '--solvers=euler,heun', '--nfe=3,5,9', '--samples=200',
+            '--schedules=edm,uniform,art=art-rl:iters=10:batch=4:distil_batch=16,closed-form:num_trajectories=16:fine_steps=32',
+            '--solvers=euler,heun', '--nfe=3,5,9', '--samples=200',
             '--ref-steps=64', '--batch=50', f'--outdir={outdir}']
 
 #----------------------------------------------------------------------------
@@ -227,6 +228,11 @@ def test_compare_resume_after_sigkill(tmp_path):
     a, b = json.loads((killed / 'results.json').read_text()), json.loads((full / 'results.json').read_text())
     assert len(a['cells']) == total
     assert a == b, [k for k in b['cells'] if a['cells'].get(k) != b['cells'][k]]
+    # Learned on the fly, once per K for both solvers (ART's surrogate is Euler's): K = 2, 3, 5, 9.
+    learned = sorted(p.name for p in (killed / 'schedules').glob('*.json'))
+    assert learned == sorted([f'art-K{K}.json' for K in (2, 3, 5, 9)] + [f'closed-form_num_trajectories=16_fine_steps=32-K{K}.json' for K in (2, 3, 5, 9)])
+    cells = a['cells']
+    assert cells['art|euler|3|0']['sigmas'] == cells['art|heun|5|0']['sigmas'] # both K = 3
     assert (killed / 'results.md').read_text() == (full / 'results.md').read_text()
 
 #----------------------------------------------------------------------------
