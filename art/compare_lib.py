@@ -517,6 +517,7 @@ def plot(results, path, row_order=None):
             ax.errorbar(nfes, mean, yerr=std if std.any() else None, marker='o', ms=3, capsize=2, label=label)
         if all(v[0] > 0 for cols in rows.values() for v in cols.values()):
             ax.set_yscale('log')
+        ax.set_xticks(sorted({n for cols in rows.values() for n in cols}))
         ax.set_xlabel('NFE')
         ax.set_title(f'{solver}: {metric_name(results, metric)}', fontsize=9)
         ax.grid(alpha=0.3)
