@@ -49,7 +49,7 @@ ARCHS = {
                    channel_mult_noise=2, resample_filter=[1,3,3,1], model_channels=128, channel_mult=[2,2,2]),
     'adm':    dict(model_type='DhariwalUNet', model_channels=192, channel_mult=[1,2,3,4]),
     'small':  dict(model_type='SongUNet', embedding_type='positional', encoder_type='standard', decoder_type='standard',
-                   channel_mult_noise=1, resample_filter=[1,1], model_channels=32, channel_mult=[1,2,2], num_blocks=1,
+                   channel_mult_noise=2, resample_filter=[1,1], model_channels=16, channel_mult=[1,2,2], num_blocks=1,
                    attn_resolutions=[]),
 }
 
