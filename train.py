@@ -4,7 +4,8 @@
 """Train diffusion-based generative models with the EDM recipe (Karras et al. 2022): the options,
 defaults and run-directory layout of EDM's train.py (docs/edm-spec.md §5.9), plus a few additions for
 small CPU runs (--arch=small, --num-blocks, --attn-res, --lr-rampup, --ema-rampup, --device, and
-.npz image arrays such as MNIST as --data). The loop itself is training/training_loop.py."""
+.npz image arrays such as MNIST as --data). --augment > 0 adds training/augment.py's AugmentPipe with
+EDM's settings and 9 augmentation labels. The loop itself is training/training_loop.py."""
 
 import json
 import os
@@ -111,7 +112,9 @@ def make_config(opts):
 
     # Network options.
     if opts.augment:
-        raise dnnlib.UserError('--augment is not implemented in this version (see README, "Differences from EDM"); use --augment=0')
+        c.augment_kwargs = dnnlib.EasyDict(class_name='training.augment.AugmentPipe', p=opts.augment)
+        c.augment_kwargs.update(xflip=1e8, yflip=1, scale=1, rotate_frac=1, aniso=1, translate_frac=1)
+        c.network_kwargs.augment_dim = 9
     c.network_kwargs.update(dropout=opts.dropout, use_fp16=opts.fp16)
 
     # Training options.
@@ -119,6 +122,8 @@ def make_config(opts):
     c.ema_halflife_kimg = opts.ema * 1000
     c.ema_rampup_ratio = opts.ema_rampup if opts.ema_rampup > 0 else None
     c.lr_rampup_kimg = opts.lr_rampup
+    if opts.batch % dist.get_world_size() != 0 or (opts.batch_gpu is not None and (opts.batch // dist.get_world_size()) % min(opts.batch_gpu, opts.batch // dist.get_world_size()) != 0):
+        raise dnnlib.UserError(f'--batch={opts.batch} must be a multiple of --batch-gpu times the number of processes ({dist.get_world_size()})')
     c.update(batch_size=opts.batch, batch_gpu=opts.batch_gpu)
     c.update(loss_scaling=opts.ls, cudnn_benchmark=opts.bench)
     c.update(kimg_per_tick=opts.tick, snapshot_ticks=opts.snap, state_dump_ticks=opts.dump)
@@ -198,7 +203,7 @@ def make_config(opts):
 @click.option('--ema',           help='EMA half-life', metavar='MIMG',                                      type=click.FloatRange(min=0), default=0.5, show_default=True)
 @click.option('--ema-rampup',    help='EMA ramp-up ratio (0 = none)', metavar='FLOAT',                      type=click.FloatRange(min=0), default=0.05, show_default=True)
 @click.option('--dropout',       help='Dropout probability', metavar='FLOAT',                               type=click.FloatRange(min=0, max=1), default=0.13, show_default=True)
-@click.option('--augment',       help='Augment probability (only 0 is supported)', metavar='FLOAT',         type=click.FloatRange(min=0, max=1), default=0, show_default=True)
+@click.option('--augment',       help='Augment probability', metavar='FLOAT',                               type=click.FloatRange(min=0, max=1), default=0.12, show_default=True)
 @click.option('--xflip',         help='Enable dataset x-flips', metavar='BOOL',                             type=bool, default=False, show_default=True)
 
 # Performance-related.
@@ -233,7 +238,7 @@ def main(**kwargs):
     \b
     # Train a small class-conditional MNIST model on the CPU (see tools/train_mnist_default.sh)
     python train.py --outdir=training-runs --data=mnist_train_60k.npz --cond=1 --arch=small \\
-        --device=cpu --duration=0.2 --batch=128 --lr-rampup=5 --ema=0.01 --dropout=0 --workers=0
+        --device=cpu --duration=0.04 --batch=32 --lr=2e-3 --lr-rampup=1 --ema=0.002 --dropout=0 --augment=0 --workers=0
     """
     opts = dnnlib.EasyDict(kwargs)
     try:

@@ -52,7 +52,7 @@ def make_folder(path, n=32):
         json.dump({'labels': labels}, f)
     return path
 
-TINY = ['--arch=small', '--cbase=8', '--cres=1,2', '--device=cpu', '--dropout=0', '--workers=0', '--seed=1']
+TINY = ['--arch=small', '--cbase=8', '--cres=1,2', '--device=cpu', '--dropout=0', '--augment=0', '--workers=0', '--seed=1']
 
 def run_train(*args):
     res = CliRunner().invoke(train.main, [str(a) for a in args], catch_exceptions=True)
@@ -217,7 +217,7 @@ def test_user_errors(tmp_path):
     out = f'--outdir={tmp_path / "runs"}'
     _one_line_error(run_train(out, f'--data={data}', '--cond=1', *TINY, '-n'), '--cond')
     _one_line_error(run_train(out, f'--data={tmp_path / "missing"}', *TINY, '-n'), 'missing')
-    _one_line_error(run_train(out, f'--data={data}', *TINY, '--augment=0.12', '-n'), '--augment')
+    _one_line_error(run_train(out, f'--data={data}', *TINY, '--batch=10', '--batch-gpu=4', '-n'), '--batch=10')
     _one_line_error(run_train(out, f'--data={data}', *TINY, f'--resume={tmp_path / "state.pt"}', '-n'), '--resume')
     np.savez(tmp_path / 'bad.npz', x=np.zeros([3, 8, 8], np.float32))
     _one_line_error(run_train(out, f'--data={tmp_path / "bad.npz"}', *TINY, '-n'), 'uint8')
@@ -236,5 +236,65 @@ def test_torchrun_two_processes(tmp_path):
     stats = [json.loads(line) for line in (run_dir / 'stats.jsonl').read_text().splitlines()]
     assert sum(s['Loss/loss']['num'] for s in stats) == 1024 * 64 # 8 steps x 128 images, gathered from both ranks
     assert (run_dir / 'network-snapshot-000001.pkl').is_file()
+
+#----------------------------------------------------------------------------
+# Augmentation (§5.7): a run with --augment trains a network with 9 augmentation labels, the
+# snapshot carries the AugmentPipe, and generate.py's safe loader still samples from it.
+
+def test_augment_run(tiny_run, tmp_path):
+    args = [a for a in TINY if not a.startswith('--augment')]
+    run_ok(f'--outdir={tmp_path}', f'--data={tiny_run["data"]}', '--cond=1', *args, '--augment=0.5', '--duration=0.001', '--batch=64',
+           '--tick=1', '--nosubdir')
+    opts = json.loads((tmp_path / 'training_options.json').read_text())
+    assert opts['augment_kwargs']['p'] == 0.5 and opts['network_kwargs']['augment_dim'] == 9
+    with open(tmp_path / 'network-snapshot-000001.pkl', 'rb') as f:
+        data = pickle.load(f)
+    assert type(data['augment_pipe']).__name__ == 'AugmentPipe' and data['augment_pipe'].xflip == 1e8
+    assert data['ema'].model.map_augment.weight.shape[1] == 9
+    import generate
+    res = CliRunner().invoke(generate.main, [f'--network={tmp_path / "network-snapshot-000001.pkl"}', f'--outdir={tmp_path / "out"}',
+        '--seeds=0', '--steps=3', '--device=cpu'], catch_exceptions=True)
+    assert res.exit_code == 0, (res.output, res.exception)
+
+#----------------------------------------------------------------------------
+# AugmentPipe against closed forms.
+
+def _smooth_images(n=8, c=1, h=16, w=16):
+    yy, xx = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing='ij')
+    base = torch.sin(xx / 3.0) * torch.cos(yy / 4.0) + 0.3 * xx / w
+    return torch.stack([base * (1 + 0.1 * i) for i in range(n)])[:, None].repeat(1, c, 1, 1)
+
+def test_sym6_filter_properties():
+    from training.augment import wavelets
+    h = np.asarray(wavelets['sym6'], dtype=np.float64)
+    assert h.size == 12 and h.sum() == pytest.approx(np.sqrt(2), abs=1e-12)
+    assert [float(np.dot(h[:h.size - 2 * k], h[2 * k:])) for k in range(6)] == pytest.approx([1, 0, 0, 0, 0, 0], abs=1e-12) # orthonormal
+    g = h[::-1] * (-1.0) ** np.arange(h.size) # wavelet (high-pass) filter: 6 vanishing moments
+    assert [float(np.sum(g * np.arange(h.size) ** q)) for q in range(6)] == pytest.approx([0] * 6, abs=1e-8)
+
+def test_augment_pipe_closed_forms():
+    from training.augment import AugmentPipe
+    images = _smooth_images()
+    torch.manual_seed(0)
+    out, labels = AugmentPipe(p=0, xflip=1e8, yflip=1, scale=1, rotate_frac=1, aniso=1, translate_frac=1)(images)
+    assert labels.shape == (8, 9) and (labels == 0).all()
+    assert (out - images).abs().max() < 1e-5 # identity through pad/upsample/grid_sample/downsample/crop
+    out, labels = AugmentPipe(p=1, xflip=1e8)(images)
+    flipped = labels[:, 0] == 1
+    assert 0 < int(flipped.sum()) < 8 and set(labels[:, 0].tolist()) <= {0.0, 1.0}
+    expected = torch.where(flipped[:, None, None, None], images.flip(-1), images)
+    assert (out - expected)[..., 3:-3, 3:-3].abs().max() < 0.02
+    out, labels = AugmentPipe(p=1, translate_int=1, translate_int_max=0.25)(images)
+    for i in range(8):
+        tx, ty = int(round(float(labels[i, 0]) * 16)), int(round(float(labels[i, 1]) * 16))
+        expected = torch.roll(images[i], shifts=(ty, tx), dims=(-2, -1))
+        assert (out[i] - expected)[..., 5:-5, 5:-5].abs().max() < 1e-4
+    out, labels = AugmentPipe(p=1, brightness=1)(images)
+    assert torch.allclose(out, images + labels[:, 0].reshape(-1, 1, 1, 1), atol=1e-5)
+    out, labels = AugmentPipe(p=1, contrast=1)(images)
+    assert torch.allclose(out, images * torch.exp2(0.5 * labels[:, 0]).reshape(-1, 1, 1, 1), atol=1e-5)
+    rgb = torch.rand(4, 3, 8, 8)
+    out, labels = AugmentPipe(p=1, saturation=1, hue=1)(rgb)
+    assert labels.shape == (4, 3) and torch.allclose(out.mean(dim=1), rgb.mean(dim=1), atol=1e-5) # luma kept
 
 #----------------------------------------------------------------------------
