@@ -141,3 +141,16 @@ def test_fit_gauss_schedule_is_valid_and_follows_profile():
     assert len(s) == 9 and s[-1] == 0 and np.all(np.diff(s) < 0)
     assert abs(s[0] - 80) < 1e-9 and abs(s[-2] - 0.002) < 1e-9
     assert sched['method'] == 'art-heun'
+
+def test_rl_running_cost_is_pluggable():
+    # art.rl with running_cost='heun': the per-step cost is |R|/sqrt(d) (eq. 8) with power 3.
+    from art import rl
+    net = Gauss(s=1.0)
+    problem = rl.ARTProblem(net, 4, sigma_min=0.002, sigma_max=3.0, running_cost='heun')
+    assert problem.power == 3 and rl.ARTProblem(net, 4, sigma_min=0.002, sigma_max=3.0).power == 2
+    x = torch.tensor([0.5, -2.0], dtype=torch.float64).reshape(2, 1, 1, 1)
+    psi = torch.tensor([1.0, 2.2], dtype=torch.float64)
+    F, r = problem.field_and_q(x, psi, None)
+    sigma = 3.0 - psi
+    np.testing.assert_allclose(r.numpy(), _R_gauss(x.flatten(), sigma).abs().numpy(), rtol=5e-3)
+    np.testing.assert_allclose(F.flatten().numpy(), (x.flatten() * sigma / (1 + sigma ** 2)).numpy(), rtol=1e-12)
