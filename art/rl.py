@@ -57,10 +57,11 @@ import torch
 import tqdm
 
 import dnnlib
-from art import objective
+from art import heun_objective, objective
 from art import schedules
 
 Q_SCALES = ('auto', 'dim', 'none')
+TIME_MAPS = ('linear', 'log')
 INITS = ('edm', 'uniform')
 
 #----------------------------------------------------------------------------
@@ -87,7 +88,8 @@ class ARTProblem:
     """Time mapping T = sigma_max, sigma = T - psi (art-paper §4 item 1), the K-step clock, the
     features and one Euler step of the controlled dynamics (4)."""
 
-    def __init__(self, net, num_steps, sigma_min=None, sigma_max=None, q_backend='auto', device='cpu'):
+    def __init__(self, net, num_steps, sigma_min=None, sigma_max=None, q_backend='auto', device='cpu', running_cost='euler',
+                 time_map='linear'):
         self.net = net
         self.K = int(num_steps)
         self.sigma_min = float(net.sigma_min if sigma_min is None else sigma_min)
@@ -96,16 +98,22 @@ class ARTProblem:
             raise dnnlib.UserError(f'Need 0 < sigma_min < sigma_max < inf, got {self.sigma_min:g}, {self.sigma_max:g}; set --sigma_min/--sigma_max')
         if self.K < 1:
             raise dnnlib.UserError(f'Number of steps must be at least 1, got {self.K}')
+        if time_map not in TIME_MAPS:
+            raise dnnlib.UserError(f'Unknown --time-map "{time_map}"; choose one of {", ".join(TIME_MAPS)}')
+        self.time_map = time_map
         self.T = self.sigma_max
         self.dt = self.T / self.K
+        self.L = math.log(self.sigma_max / self.sigma_min)
         self.q_backend = q_backend
+        self.running_cost = running_cost                      # 'euler': |Q| theta^2 (paper); else art.heun_objective kinds,
+        self.power = heun_objective.cost_power(running_cost)  # e.g. 'heun': |R| |theta|^3 (docs/solver-aware-art.md eq. 18)
         self.device = torch.device(device)
         self.shape = [net.img_channels, net.img_resolution, net.img_resolution]
         self.label_dim = int(getattr(net, 'label_dim', 0) or 0)
         self.log_lo, self.log_hi = math.log(self.sigma_min), math.log(self.sigma_max)
 
     def initial_state(self, batch, generator):
-        x = torch.randn([batch] + self.shape, generator=generator, dtype=torch.float64).to(self.device) * self.T
+        x = torch.randn([batch] + self.shape, generator=generator, dtype=torch.float64).to(self.device) * self.sigma_max
         labels = None
         if self.label_dim:
             idx = torch.randint(self.label_dim, [batch], generator=generator)
@@ -113,8 +121,18 @@ class ARTProblem:
         psi = torch.zeros([batch], dtype=torch.float64, device=self.device)
         return x, labels, psi
 
+    def sigma_of(self, psi):
+        """Noise level at clock position psi: T - psi ('linear') or sigma_max (sigma_min/sigma_max)^(psi/T) ('log')."""
+        if self.time_map == 'log':
+            return self.sigma_max * torch.exp(-self.L * psi / self.T) if torch.is_tensor(psi) else self.sigma_max * np.exp(-self.L * np.asarray(psi) / self.T)
+        return self.T - psi
+
+    def dsigma_dpsi(self, psi):
+        """|d sigma / d psi|: 1 ('linear') or sigma(psi) L / T ('log')."""
+        return self.sigma_of(psi) * (self.L / self.T) if self.time_map == 'log' else torch.ones_like(psi)
+
     def sigma_query(self, psi):
-        return (self.T - psi).clamp(min=self.sigma_min)
+        return self.sigma_of(psi).clamp(min=self.sigma_min)
 
     def features(self, k, psi):
         """[B, 3] float32: t/T, psi/T, log sigma_q scaled to [-1, 1]."""
@@ -125,13 +143,18 @@ class ARTProblem:
 
     def field_and_q(self, x, psi, labels):
         """F and q = |Q|/sqrt(d) (float64 [B]) at the clamped noise level."""
+        if self.running_cost != 'euler':                      # Pluggable running cost r(x, sigma) (per-dim normalised).
+            sigma_q = self.sigma_query(psi)
+            r = heun_objective.running_cost(self.net, x, sigma_q, labels, kind=self.running_cost)
+            return objective.denoiser_field(self.net, x, sigma_q, labels), r * self.dsigma_dpsi(psi) ** self.power
         _D, F, Q = objective.field_and_curvature(self.net, x, self.sigma_query(psi), labels, backend=self.q_backend)
-        return F, objective.curvature_norm(Q, per_dim=True)
+        return F, objective.curvature_norm(Q, per_dim=True) * self.dsigma_dpsi(psi) ** 2  # Euler error (dsigma)^2 |Q| / 2
 
     def step(self, x, psi, F, theta):
         """Euler step of (4) on the psi-clock, psi clipped to [0, T]; x moves by the clipped increment."""
         psi_next = (psi + theta * self.dt).clamp(0, self.T)
-        x_next = x - (psi_next - psi).reshape([-1] + [1] * (x.ndim - 1)) * F  # dx/dpsi = -F (sigma = T - psi)
+        h = self.sigma_of(psi_next) - self.sigma_of(psi)                      # Euler step in sigma: x + (sigma' - sigma) F
+        x_next = x + h.reshape([-1] + [1] * (x.ndim - 1)) * F
         return x_next, psi_next
 
     def base_theta(self, init):
@@ -140,6 +163,10 @@ class ARTProblem:
             return torch.ones([self.K], dtype=torch.float64)
         if init != 'edm':
             raise dnnlib.UserError(f'Unknown --init "{init}"; choose one of {", ".join(INITS)}')
+        if self.time_map == 'log':  # EDM's K+1 nodes sigma_max..sigma_min on the log clock
+            nodes = schedules.get_sigmas('edm', self.K + 1, sigma_min=self.sigma_min, sigma_max=self.sigma_max)[:-1]
+            psi = self.T * torch.log(self.sigma_max / nodes) / self.L
+            return (psi[1:] - psi[:-1]) / self.dt
         sigmas = schedules.get_sigmas('edm', self.K, sigma_min=self.sigma_min, sigma_max=self.sigma_max)
         return (sigmas[:-1] - sigmas[1:]) / self.dt
 
@@ -148,10 +175,16 @@ class ARTProblem:
         floored at 1e-6 (positivity) and normalised to Σ theta_bar Δt = T; psi is piecewise linear in t
         and the grid is sigma_i = T - psi(i T / K), i = 0..K (art-paper §1.2, §2.5). The K non-zero
         nodes are kept >= sigma_min. Returns (sigmas [K+1], theta of that grid [K])."""
-        K = self.K if num_steps is None else int(num_steps)
+        K = (self.K if self.time_map == 'linear' else self.K + 1) if num_steps is None else int(num_steps)
         theta_bar = np.maximum(np.asarray(theta_bar, np.float64), 1e-6)
         theta_bar = theta_bar * self.T / (theta_bar.sum() * self.dt)
         psi_fine = np.concatenate([[0.0], np.cumsum(theta_bar) * self.dt])
+        if self.time_map == 'log':  # K nodes sigma(psi(t_i)), i = 0..K-1 (sigma_max..sigma_min), then 0 as in EDM
+            psi = np.interp(np.arange(K) / max(K - 1, 1), np.arange(self.K + 1) / self.K, psi_fine)
+            nodes = self.sigma_of(psi)
+            nodes[0] = self.sigma_max
+            sigmas = np.concatenate([nodes if K > 1 else nodes[:1], [0.0]])
+            return sigmas, (sigmas[:-1] - sigmas[1:]) * K / self.T
         psi = np.interp(np.arange(K + 1) / K, np.arange(self.K + 1) / self.K, psi_fine)
         return sigmas_from_psi(psi, self.T, self.sigma_min)
 
@@ -200,13 +233,13 @@ def rollout(problem, actor, base_theta, batch, generator, lam=0.1, eps=1e-6, q_s
 #----------------------------------------------------------------------------
 # |Q| scale for q_scale='auto': c = (T / ∫ q^1/2 dpsi)², estimated along the initial policy's mean path.
 
-def calibrate_q_scale(problem, actor, base_theta, batch, generator):
+def calibrate_q_scale(problem, actor, base_theta, batch, generator, target=1.0):
     ro = rollout(problem, actor, base_theta, batch, generator, q_scale=1.0, stochastic=False)
     dpsi = ro.mean * problem.dt                                         # [K, B]
-    integral = float((ro.q.sqrt() * dpsi).sum(0).mean())
+    integral = float((ro.q ** (1 / problem.power) * dpsi).sum(0).mean()) # p = 2 (Euler/ART) or 3 (Heun)
     if not (integral > 0 and math.isfinite(integral)):
         raise dnnlib.UserError('Cannot calibrate the |Q| scale: Q is zero or non-finite along the initial rollout; use --q-scale=dim')
-    return (problem.T / integral) ** 2
+    return target * (problem.T / integral) ** problem.power
 
 #----------------------------------------------------------------------------
 # Distillation (art-paper §2.5).
@@ -232,7 +265,8 @@ def _save_checkpoint(path, state):
 def train(net, num_steps, *, iters=5000, batch=1, lam=0.1, eps=1e-6, lr=1e-4, lr_gamma=1e-4, gamma_init=0.0,
           init='edm', q_scale='auto', q_backend='auto', sigma_min=None, sigma_max=None, hidden=128,
           distil_batch=256, seed=0, device='cpu', checkpoint=None, resume=False, log_path=None,
-          checkpoint_every=100, progress=True, network_name=None, rl_steps=None):
+          checkpoint_every=100, progress=True, network_name=None, rl_steps=None, q_target=1.0, lr_critic=None, running_cost='euler',
+          time_map='linear'):
     """Run ART-RL and distil it to a grid. Returns a schedule dict (`sigmas` + metadata) for
     art.schedules.save_schedule. `checkpoint`: file for periodic state (resumed when `resume`);
     `log_path`: JSON-lines log, one object per iteration. `rl_steps`: resolution of the RL clock
@@ -241,17 +275,19 @@ def train(net, num_steps, *, iters=5000, batch=1, lam=0.1, eps=1e-6, lr=1e-4, lr
         raise dnnlib.UserError(f'Unknown --q-scale "{q_scale}"; choose one of {", ".join(Q_SCALES)}')
     device = torch.device(device)
     num_steps = int(num_steps)
-    problem = ARTProblem(net, num_steps if rl_steps is None else rl_steps, sigma_min, sigma_max, q_backend, device)
+    if rl_steps is None:  # the paper's per-K clock; the log map's final step sigma_min -> 0 is fixed (as EDM)
+        rl_steps = num_steps if time_map == 'linear' else max(num_steps - 1, 1)
+    problem = ARTProblem(net, rl_steps, sigma_min, sigma_max, q_backend, device, running_cost, time_map)
     base_theta = problem.base_theta(init).to(device)
-    settings = dict(iters=iters, batch=batch, lam=lam, eps=eps, lr=lr, lr_gamma=lr_gamma, gamma_init=gamma_init,
-        init=init, q_scale=q_scale, q_backend=q_backend, hidden=hidden, sigma_min=problem.sigma_min,
+    settings = dict(iters=iters, batch=batch, lam=lam, eps=eps, lr=lr, lr_critic=lr_critic, lr_gamma=lr_gamma, gamma_init=gamma_init,
+        init=init, time_map=time_map, q_scale=q_scale, q_target=q_target, q_backend=q_backend, hidden=hidden, sigma_min=problem.sigma_min,
         sigma_max=problem.sigma_max, num_steps=num_steps, rl_steps=problem.K, distil_batch=distil_batch)
 
     torch.manual_seed(seed)
     actor = MLP(3, hidden, zero_last=True).to(device)
     critic = MLP(3, hidden).to(device)
     opt_actor = torch.optim.Adam(actor.parameters(), lr=lr, betas=(0.9, 0.999))
-    opt_critic = torch.optim.Adam(critic.parameters(), lr=lr, betas=(0.9, 0.999))
+    opt_critic = torch.optim.Adam(critic.parameters(), lr=lr if lr_critic is None else lr_critic, betas=(0.9, 0.999))
     generator = torch.Generator().manual_seed(seed)
     gamma = float(gamma_init)
     start = 0
@@ -259,7 +295,7 @@ def train(net, num_steps, *, iters=5000, batch=1, lam=0.1, eps=1e-6, lr=1e-4, lr
 
     if resume and checkpoint is not None and os.path.isfile(checkpoint):
         state = torch.load(checkpoint, map_location=device, weights_only=False)
-        keys = ('rl_steps', 'lam', 'batch', 'init', 'q_scale', 'hidden', 'sigma_min', 'sigma_max')
+        keys = ('rl_steps', 'time_map', 'lam', 'batch', 'init', 'q_scale', 'hidden', 'sigma_min', 'sigma_max')
         diff = [k for k in keys if state['settings'].get(k) != settings[k]]
         if diff:
             raise dnnlib.UserError(f'Checkpoint "{checkpoint}" was made with different settings ({", ".join(diff)}); use the same flags or a new --out')
@@ -269,7 +305,7 @@ def train(net, num_steps, *, iters=5000, batch=1, lam=0.1, eps=1e-6, lr=1e-4, lr
         gamma, start, c = state['gamma'], state['iteration'], state['q_scale_c']
 
     if c is None:
-        c = 1.0 if q_scale != 'auto' else calibrate_q_scale(problem, actor, base_theta, max(batch, 16), generator)
+        c = 1.0 if q_scale != 'auto' else calibrate_q_scale(problem, actor, base_theta, max(batch, 16), generator, q_target)
     if q_scale == 'none':
         c = float(np.prod(problem.shape)) ** 0.5  # undo the per-dimension normalisation
     t_k = torch.arange(problem.K, dtype=torch.float64, device=device) * problem.dt
@@ -295,7 +331,7 @@ def train(net, num_steps, *, iters=5000, batch=1, lam=0.1, eps=1e-6, lr=1e-4, lr
             V = V_nn + lam * t_k[:, None].to(torch.float32)
             with torch.no_grad():
                 V_next = torch.cat([V[1:], torch.full_like(V[:1], (gamma + lam) * problem.T)])
-                delta = V_next - V - gamma * theta * problem.dt - q * theta.square() * problem.dt
+                delta = V_next - V - gamma * theta * problem.dt - q * theta.abs() ** problem.power * problem.dt
             m = base_theta[:, None].to(torch.float32) * actor(ro.phi).exp()
             log_pi = -(theta - m).square() / (2 * var)
             loss_critic = -(V_nn * delta).sum(0).mean()
@@ -306,7 +342,7 @@ def train(net, num_steps, *, iters=5000, batch=1, lam=0.1, eps=1e-6, lr=1e-4, lr
             (loss_critic + loss_actor).backward()  # disjoint parameters: two independent updates
             opt_critic.step(); opt_actor.step()
             budget_err = float(ro.budget.mean()) - problem.T
-            gamma = gamma + lr_gamma * budget_err
+            gamma = gamma + lr_gamma * budget_err / problem.T  # eq. 23 on the relative budget error
             rec = dict(iter=n, gamma=gamma, psi_T_minus_T=float(ro.psi_T.mean()) - problem.T, budget_minus_T=budget_err,
                 theta_mean=float(ro.theta.mean()), td_loss=float(delta.square().sum(0).mean()), sec=time.time() - t0)
             if log_file:
@@ -322,7 +358,7 @@ def train(net, num_steps, *, iters=5000, batch=1, lam=0.1, eps=1e-6, lr=1e-4, lr
 
     theta_raw = distil(problem, actor, base_theta, distil_batch, torch.Generator().manual_seed(seed + 1))
     sigmas, theta_bar = problem.grid_from_theta(theta_raw, num_steps)
-    return dict(sigmas=sigmas.tolist(), method='art-rl', solver='euler', network=network_name, seed=seed,
+    return dict(sigmas=sigmas.tolist(), method='art-rl' if running_cost == 'euler' else f'art-rl-{running_cost}', solver='euler' if running_cost == 'euler' else 'heun', network=network_name, seed=seed,
         theta_bar=theta_bar.tolist(), theta_rl=problem.grid_from_theta(theta_raw)[1].tolist(),
         settings=dict(settings, q_scale_c=c, gamma_final=gamma))
 
