@@ -204,6 +204,14 @@ def error_profile(net, *, kind='heun', beta=1.0, num_points=40, num_warmup=64, s
     return fine[:-1].cpu().numpy(), (total / num_warmup).numpy()
 
 #----------------------------------------------------------------------------
+# Clock speeds of a grid on the ART clock (T = sigma_0, Delta t = T/K, the last step ends at 0).
+
+def theta_from_sigmas(sigmas):
+    s = np.asarray(torch.as_tensor(sigmas, dtype=torch.float64).cpu(), np.float64)
+    K = len(s) - 1
+    return (-np.diff(s) / (s[0] / K)).tolist()
+
+#----------------------------------------------------------------------------
 # Solver-aware closed form as a schedule dict (train_art.py --method=art-heun / art-heun-D / art-heun-w).
 
 def fit(net, num_steps, *, kind='heun', beta=1.0, solver='heun', profile=None, verbose=False, **kwargs):
@@ -217,8 +225,8 @@ def fit(net, num_steps, *, kind='heun', beta=1.0, solver='heun', profile=None, v
     sigmas = torch.cat([nodes, nodes.new_zeros([1])])
     if verbose:
         print(f'{kind} closed form (p={p}, beta={beta}) K={num_steps}: ' + ', '.join(f'{v:.4g}' for v in sigmas.tolist()))
-    theta = np.diff(-sigmas[:-1].numpy()) / (float(sigmas[0] - sigmas[-2]) / max(num_steps - 1, 1))
+    theta = theta_from_sigmas(sigmas)
     return make_schedule(sigmas, method=f'art-{kind}' if kind != 'euler' else 'closed-form', solver=solver,
-        theta_bar=theta.tolist(), settings=dict(kind=kind, beta=beta, p=p,
+        theta_bar=theta, settings=dict(kind=kind, beta=beta, p=p,
         profile=dict(sigma=np.asarray(sigma_fine).tolist(), rbar=np.asarray(rbar).tolist()),
         **{k: v for k, v in kwargs.items() if isinstance(v, (int, float, str))}))

@@ -58,6 +58,12 @@ def propagation_weight(net, sigma):
 
 def learn(method, net, num_steps, *, solver='heun', seed=0, device='cpu', verbose=False, **kwargs):
     """Schedule dict for `method` (see METHODS) with K = `num_steps` nodes plus the final 0."""
+    sched = dict(_learn(method, net, num_steps, solver=solver, seed=seed, device=device, verbose=verbose, **kwargs))
+    if sched.get('theta_bar') is None:
+        sched['theta_bar'] = heun_objective.theta_from_sigmas(sched['sigmas'])
+    return sched
+
+def _learn(method, net, num_steps, *, solver, seed, device, verbose, **kwargs):
     if method not in METHODS:
         raise dnnlib.UserError(f'Unknown schedule method "{method}"; use one of {", ".join(METHODS)}')
     wseed = SEED_OFFSET + seed
