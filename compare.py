@@ -22,14 +22,15 @@ PRESETS = {
     # uniform and logsnr under Heun, on a fresh machine (no ../shared), in <= 10 minutes on 2 CPU cores.
     'default': dict(
         network='builtin:mnist',
-        schedules='edm,uniform,logsnr,art-rl,closed-form',
+        schedules='edm,uniform,logsnr,art-rl=art-rl:iters=100:batch=8:lr=0.001:lr_gamma=0.03,'
+                  'closed-form=closed-form:num_trajectories=32:fine_steps=64',
         solvers='heun',
         nfe='5,9,13,19',
         samples=512,
         seed_sets=1,
-        detector=os.path.join(_ASSETS, 'lenet-mnist.pt'),
+        detector='lenet-mnist',
         ref=os.path.join(_ASSETS, 'mnist-lenet-ref.npz'),
-        ref_steps=64,
+        ref_steps=40,
         batch=256,
         outdir='compare-runs/default',
     ),

@@ -112,14 +112,24 @@ def list_learners():
 @register_learner('art-rl', uses_solver=False) # always trained with Euler rollouts (art-paper §2.7)
 def _learn_art_rl(net, num_steps, *, solver, seed, device, **kwargs):
     from art import rl
-    return rl.train(net, num_steps=num_steps, seed=seed, device=device, **kwargs)
+    return rl.train(net, num_steps=num_steps, seed=seed, device=device, **_edm_range(net, kwargs))
 
 #----------------------------------------------------------------------------
 
 @register_learner('closed-form', uses_solver=False)
 def _learn_closed_form(net, num_steps, *, solver, seed, device, **kwargs):
     from art import closed_form
-    return closed_form.fit(net, num_steps=num_steps, seed=seed, device=device, **kwargs)
+    return closed_form.fit(net, num_steps=num_steps, seed=seed, device=device, **_edm_range(net, kwargs))
+
+#----------------------------------------------------------------------------
+
+def _edm_range(net, kwargs):
+    """Learn on the noise range of the baseline grids (art.schedules.sigma_range: EDM's [0.002, 80]
+    clamped to the network) unless the entry sets sigma_min/sigma_max, so that every row of a table
+    spans the same range, also for networks that declare none (sigma_min = 0, sigma_max = inf)."""
+    from art.schedules import sigma_range
+    lo, hi = sigma_range('edm', net, kwargs.get('sigma_min'), kwargs.get('sigma_max'))
+    return dict(kwargs, sigma_min=lo, sigma_max=hi)
 
 #----------------------------------------------------------------------------
 # Solver-aware / quality-aware methods and peers (art.quality; docs/results-schedules.md).
