@@ -257,3 +257,22 @@ def test_compare_torchrun_two_ranks(tmp_path):
         assert two['cells'][key]['rms'] == pytest.approx(cell['rms'], rel=1e-9)
 
 #----------------------------------------------------------------------------
+
+#----------------------------------------------------------------------------
+# --preset=default: its values fill the options not given; explicit options win; its assets exist.
+
+def test_compare_preset_defaults_and_overrides(tmp_path):
+    import compare
+    preset = compare.PRESETS['default']
+    assert preset['network'] == 'builtin:mnist' and os.path.isfile(preset['ref'])
+    assert set(preset['nfe'].split(',')) == {'5', '9', '13', '19'} and preset['solvers'] == 'heun'
+    out = tmp_path / 'p'
+    r = _run(['--preset=default', '--network=builtin:gauss1d', '--schedules=edm', '--nfe=5', '--samples=8',
+              '--ref-steps=8', f'--outdir={out}'])
+    assert r.exit_code == 0, r.output
+    res = json.loads((out / 'results.json').read_text())
+    s = res['settings']
+    assert (s['network'], s['num'], s['ref_steps'], s['detector'], s['fd_label']) == ('builtin:gauss1d', 8, 8, 'lenet-mnist', 'FD-LeNet')
+    assert os.path.samefile(s['ref_stats'], preset['ref'])
+    assert list(res['cells']) == ['edm|heun|5|0'] and res['cells']['edm|heun|5|0']['fd'] > 0
+    assert '### Heun, FD-LeNet' in r.output and '### Heun, RMS error' in r.output
