@@ -370,8 +370,10 @@ class Comparison:
         self._print(f'Computing the reference solution for seed set {set_idx} ({s["ref_solver"]}, NFE {s["ref_nfe"]})...')
         t0 = time.time()
         sigmas = get_sigmas('edm', s['ref_steps'], net=self.net, rho=s['ref_rho'])
+        import tqdm
+        batches = rank_batches(self.seed_sets[set_idx], self.batch)
         out = [generate_batch(self.net, b, sigmas, s['ref_solver'], self.device).to(torch.float32).cpu()
-               for b in rank_batches(self.seed_sets[set_idx], self.batch)]
+               for b in tqdm.tqdm(batches, unit='batch', leave=False, disable=not self.verbose or dist.get_rank() != 0)]
         ref = torch.cat(out) if out else torch.zeros([0])
         tmp = f'{path}.tmp{os.getpid()}'
         torch.save(ref, tmp)
@@ -383,25 +385,37 @@ class Comparison:
     # Metrics of a list of sample batches (this rank's), reduced over ranks.
 
     def measure(self, batches, ref):
-        """batches: list of float tensors in this rank's seed order; ref: matching reference tensor."""
-        from art.metrics import frechet_distance
-        out = dict()
-        x = torch.cat(batches).to(torch.float64) if batches else None
-        # (a) RMS error: per-sample RMS differences summed over ranks, then averaged.
-        err = torch.zeros([2], dtype=torch.float64, device=self.device)
-        if x is not None:
-            per_sample = (x - ref.to(torch.float64)).flatten(1).square().mean(1).sqrt()
-            err += torch.stack([per_sample.sum(), torch.as_tensor(float(len(per_sample)), dtype=torch.float64)]).to(self.device)
+        """Metrics of this rank's samples, reduced over ranks. `batches`: iterable of sample batches in
+        this rank's seed order (generated lazily: only the reference is held in memory); `ref`: the
+        matching reference samples (CPU)."""
+        from art.detectors import feature_dim
+        from art.metrics import frechet_distance, stats_from_batches
+        err = torch.zeros([2], dtype=torch.float64, device=self.device) # [sum of per-sample RMS, count]
+        pos = 0
+
+        def images():
+            nonlocal pos
+            for x in batches:
+                x = x.to(self.device, torch.float64)
+                r = ref[pos : pos + len(x)].to(self.device, torch.float64)
+                pos += len(x)
+                err[0] += (x - r).flatten(1).square().mean(1).sqrt().sum()
+                err[1] += len(x)
+                yield to_uint8(x)
+
+        fd = None
+        if self.detector is not None:
+            dim = feature_dim(self.detector, [self.net.img_channels, self.net.img_resolution, self.net.img_resolution], self.device)
+            mu, sigma = stats_from_batches(self.detector, images(), device=self.device, dim=dim)
+            fd = frechet_distance(mu, sigma, self.ref_mu, self.ref_sigma)
+        else:
+            for _ in images():
+                pass
         if dist.get_world_size() > 1:
             torch.distributed.all_reduce(err)
-        out['rms'] = float(err[0] / err[1])
-        # (b) Fréchet distance of detector features against the reference statistics.
-        if self.detector is not None:
-            from art.detectors import feature_dim
-            from art.metrics import stats_from_batches
-            dim = feature_dim(self.detector, [self.net.img_channels, self.net.img_resolution, self.net.img_resolution], self.device)
-            mu, sigma = stats_from_batches(self.detector, [to_uint8(b) for b in batches], device=self.device, dim=dim)
-            out['fd'] = frechet_distance(mu, sigma, self.ref_mu, self.ref_sigma)
+        out = dict(rms=float(err[0] / err[1]))
+        if fd is not None:
+            out['fd'] = fd
         return out
 
     #------------------------------------------------------------------------
@@ -419,15 +433,14 @@ class Comparison:
             if str(j) not in self.results['reference'] or any(c[4] == j for c in todo):
                 refs[j] = self.reference(j)
             if str(j) not in self.results['reference']:
-                ref_metrics = self.measure([refs[j]] if len(refs[j]) else [], refs[j])
+                ref_metrics = self.measure(refs[j].split(self.batch), refs[j])
                 ref_metrics.pop('rms')
                 self.results['reference'][str(j)] = ref_metrics
                 self._save()
         for entry, solver, nfe, K, j in todo:
             t0 = time.time()
             sigmas = self.sigmas_for(entry, K, solver)
-            batches = [generate_batch(self.net, b, sigmas, solver, self.device).to(torch.float32).cpu()
-                       for b in rank_batches(self.seed_sets[j], self.batch)]
+            batches = (generate_batch(self.net, b, sigmas, solver, self.device) for b in rank_batches(self.seed_sets[j], self.batch))
             m = self.measure(batches, refs[j])
             key = self.cell_key(entry.label, solver, nfe, j)
             self.results['cells'][key] = dict(schedule=entry.label, spec=entry.spec, solver=solver, nfe=nfe,
