@@ -69,3 +69,11 @@ def _mnist_dit(device):
         where = f'$ART_MNIST_DIT={env} does not exist' if env else 'edm-dit-mnist-11000.npz not found'
         raise dnnlib.UserError(f'builtin:mnist-dit: {where}; put the file at <shared>/weights/ (<shared> = $ART_SHARED_DIR or ../shared) or set ART_MNIST_DIT=/path/to/edm-dit-mnist-11000.npz')
     return load_dit_npz(path, device)
+
+@register('mnist', 'small class-conditional EDM model (EDMPrecond + SongUNet, 28x28 MNIST) trained with train.py; committed weights art/assets/mnist-edm.pt')
+def _mnist(device):
+    from torch_utils import loading # pylint: disable=import-outside-toplevel
+    path = pathlib.Path(__file__).resolve().parent / 'assets' / 'mnist-edm.pt'
+    if not path.is_file():
+        raise dnnlib.UserError(f'builtin:mnist: {path} is missing; reinstall the package or rebuild it with tools/train_mnist_default.sh')
+    return loading.load_network(str(path), device=device, verbose=False)
