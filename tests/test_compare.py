@@ -191,6 +191,25 @@ def test_compare_fd_matches_own_statistics(tmp_path):
     assert f'### Euler, {label}' in (out / 'results.md').read_text()
 
 #----------------------------------------------------------------------------
+# A cell's samples are generate.py's images for the same seeds (EDM's draw order, same conversion).
+
+def test_cell_samples_match_generate_py(tmp_path):
+    pytest.importorskip('sklearn')
+    import generate
+    from PIL import Image
+    from art.schedules import get_sigmas
+    from torch_utils.loading import load_network
+    r = CliRunner().invoke(generate.main, ['--network=builtin:gmm-digits', f'--outdir={tmp_path}', '--seeds=3-9',
+                                           '--batch=4', '--steps=4', '--schedule=logsnr', '--device=cpu'], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    net = load_network('builtin:gmm-digits')
+    x = compare_lib.generate_batch(net, list(range(3, 10)), get_sigmas('logsnr', 4, net=net), 'heun', 'cpu')
+    ours = compare_lib.to_uint8(x)[:, 0].numpy()
+    theirs = np.stack([np.asarray(Image.open(tmp_path / f'{seed:06d}.png')) for seed in range(3, 10)])
+    assert theirs.shape == ours.shape
+    np.testing.assert_array_equal(ours, theirs)
+
+#----------------------------------------------------------------------------
 # SIGKILL mid-run, rerun -> the same results.json as an uninterrupted run.
 
 def _cmd(outdir):
