@@ -54,7 +54,7 @@ PRESETS = {
 @click.option('--batch',        help='Maximum batch size', metavar='INT', type=click.IntRange(min=1), default=64)
 @click.option('--learn-seed',   help='Seed for learned (on-the-fly) schedules', metavar='INT', type=click.IntRange(min=0), default=0)
 @click.option('--outdir',       help='Where results.json, results.md, results.png go', metavar='DIR', type=str)
-@click.option('--device',       help='Device', metavar='cpu|cuda', type=str, default='cpu')
+@click.option('--device',       help='Device', metavar='cuda|cpu|...', type=str, default=None, show_default='cuda if available, else cpu')
 @click.pass_context
 def main(ctx, preset, outdir, **opts):
     """Compare time grids: RMS error against a high-NFE reference and FD/FID, vs NFE.
@@ -91,6 +91,9 @@ def main(ctx, preset, outdir, **opts):
         raise click.ClickException('--network is required (or use --preset=default)')
     if outdir is None:
         outdir = os.path.join('compare-runs', os.path.basename(opts['network'].replace('builtin:', '')).split('.')[0])
+    if opts['device'] is None:
+        import torch
+        opts['device'] = 'cuda' if torch.cuda.is_available() else 'cpu'
     dist.init(opts['device'])
     try:
         cmp = compare_lib.Comparison(

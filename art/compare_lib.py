@@ -261,7 +261,8 @@ class Comparison:
         # Everything that changes the value of a cell; a resumed run must match it exactly.
         self.settings = dict(network=network, num=num, num_seed_sets=num_seed_sets, first_seed=first_seed,
                              ref_solver=ref_solver, ref_steps=ref_steps, ref_rho=ref_rho, ref_nfe=None,
-                             detector=detector if ref is not None else None, ref_stats=ref, learn_seed=learn_seed)
+                             detector=detector if ref is not None else None, ref_stats=ref, learn_seed=learn_seed,
+                             device_type=self.device.type)
 
         # Network, detector, reference statistics.
         from torch_utils.loading import load_network

@@ -106,7 +106,7 @@ def _z(seeds):
 
 def _run(args):
     import compare
-    result = CliRunner().invoke(compare.main, args, catch_exceptions=False)
+    result = CliRunner().invoke(compare.main, list(args) + ['--device=cpu'], catch_exceptions=False)
     return result
 
 #----------------------------------------------------------------------------
@@ -153,7 +153,7 @@ def test_compare_gauss1d_outputs(tmp_path):
     # Same outdir with other value-changing settings: one-line error, nothing overwritten.
     before = (out / 'results.json').read_bytes()
     import compare
-    r = CliRunner().invoke(compare.main, args[:-1] + ['--samples=41', f'--outdir={out}'])
+    r = CliRunner().invoke(compare.main, args[:-1] + ['--samples=41', '--device=cpu', f'--outdir={out}'])
     assert r.exit_code != 0 and 'different settings' in r.output and 'Traceback' not in r.output
     assert (out / 'results.json').read_bytes() == before
 
@@ -216,7 +216,7 @@ def _cmd(outdir):
     return [sys.executable, os.path.join(REPO, 'compare.py'), '--network=builtin:gauss1d',
             '--schedules=edm,uniform,art=art-rl:iters=10:batch=4:distil_batch=16,closed-form:num_trajectories=16:fine_steps=32',
             '--solvers=euler,heun', '--nfe=3,5,9', '--samples=200',
-            '--ref-steps=64', '--batch=50', f'--outdir={outdir}']
+            '--ref-steps=64', '--batch=50', '--device=cpu', f'--outdir={outdir}']
 
 #----------------------------------------------------------------------------
 
@@ -262,7 +262,7 @@ def test_compare_torchrun_two_ranks(tmp_path):
     if not torch.distributed.is_available():
         pytest.skip('torch.distributed not available')
     args = ['--network=builtin:gauss1d', '--schedules=edm,uniform', '--solvers=heun', '--nfe=3,5',
-            '--samples=37', '--ref-steps=16', '--batch=8']
+            '--samples=37', '--ref-steps=16', '--batch=8', '--device=cpu']
     env = dict(os.environ, OMP_NUM_THREADS='1')
     subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2',
                     os.path.join(REPO, 'compare.py')] + args + [f'--outdir={tmp_path / "two"}'],
