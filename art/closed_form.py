@@ -28,7 +28,7 @@ from art import schedules
 #----------------------------------------------------------------------------
 # q̄(sigma) on a fine grid from PF-ODE trajectories.
 
-def curvature_profile(net, *, num_trajectories=128, fine_steps=256, batch=64, sigma_min=None, sigma_max=None,
+def curvature_profile(net, *, num_trajectories=128, fine_steps=128, batch=64, sigma_min=None, sigma_max=None,
                       q_backend='auto', solver='heun', seed=0, device='cpu', progress=False):
     """Return (sigma_fine [N] descending, q̄ [N]): E |Q|/sqrt(d) at the N = fine_steps non-zero nodes of
     an EDM rho=7 grid, along `solver` trajectories on that grid from x ~ N(0, sigma_max² I)."""
@@ -79,7 +79,7 @@ def nodes_from_profile(sigma_fine, qbar, num_steps, sigma_min, sigma_max):
 #----------------------------------------------------------------------------
 # Entry point (compare.py, train_art.py).
 
-def fit(net, num_steps, *, num_trajectories=128, fine_steps=256, batch=64, sigma_min=None, sigma_max=None,
+def fit(net, num_steps, *, num_trajectories=128, fine_steps=128, batch=64, sigma_min=None, sigma_max=None,
         q_backend='auto', seed=0, device='cpu', progress=False, network_name=None, **unused_kwargs):
     """Closed-form time-only ART schedule for K = num_steps. Returns a schedule dict for save_schedule."""
     problem = rl.ARTProblem(net, num_steps, sigma_min, sigma_max, q_backend, device)

@@ -4,7 +4,7 @@
 """ART-RL: the time-discretised actor-critic of arXiv 2601.18681 v1, Algorithm 1 (art-paper §2).
 
 Per iteration n (B trajectories instead of the paper's one; sums are averaged over the batch):
-  1. x_0 ~ p_T = N(0, T² I) (plus random class labels for conditional nets), psi_0 = 0.
+  1. x_0 ~ N(0, sigma_max² I) as EDM's samplers (plus random class labels for conditional nets), psi_0 = 0.
   2. For k = 0..K-1 on the uniform clock t_k = k Δt, Δt = T/K: evaluate F and Q at (x_k, psi_k)
      (art.objective, one JVP), draw theta_k ~ N(m_k, lam / max(q_k, eps)) and take the Euler step
      of the controlled dynamics (4): psi_{k+1} = psi_k + theta_k Δt, x_{k+1} = x_k + theta_k Δt F.
@@ -12,39 +12,44 @@ Per iteration n (B trajectories instead of the paper's one; sums are averaged ov
      V(t, ·) = NN_c(features) + lam t (Thm 3.1).
   4. One Adam step on the critic pseudo-loss -Σ_k NN_c,k · sg(delta_k) (eq. 22a), one on the actor
      pseudo-loss -Σ_k log π(theta_k) · sg(delta_k) (eq. 22b), and dual ascent
-     gamma <- gamma + lr_gamma (psi_K - T) (eq. 23).
+     gamma <- gamma + lr_gamma (Σ_k theta_k Δt - T) / T (eq. 23, see below).
 Paper defaults: lam = 0.1, eps = 1e-6, Adam lr 1e-4 (β = 0.9, 0.999, no weight decay), gamma step
 1e-4, actor and critic 3-layer MLPs of width 128 with Softplus, 5,000 iterations.
-Distillation (§2.5): fresh trajectories, per-step clock speeds normalised so Σ_k theta_k Δt = T,
+Distillation (§2.5): per-step clock speeds of the final trajectories, normalised so Σ_k theta_k Δt = T,
 averaged over trajectories -> theta_bar_k -> psi_k = Σ_{j<k} theta_bar_j Δt -> sigma_k = T - psi_k.
 
-Decisions on the open points of art-paper §4 (also listed in the README):
-  * Time mapping: T = sigma_max of the network, noise level sigma = T - psi (f = 0, g² = 2σ). Queries
-    use sigma_q = max(T - psi, sigma_min) so the network never sees sigma below its sigma_min or 0;
-    the last Euler step may still land on sigma = 0 exactly, as in EDM. The grid has K+1 nodes
-    sigma_0 = T > ... > sigma_K = 0 (EDM's "K nodes, then 0"; NFE = K Euler, 2K-1 Heun).
+Decisions on the open points of art-paper §4 (also in the README):
+  * Time mapping: T = sigma_max, noise level sigma = T - psi (f = 0, g² = 2σ). Default noise range as
+    EDM's sampler, [max(net.sigma_min, 0.002), min(net.sigma_max, 80)]. Queries use
+    sigma_q = max(T - psi, sigma_min); the last Euler step may land on sigma = 0 exactly, as in EDM.
+    The grid is sigma_i = T - psi(i T / K), i = 0..K (sigma_K = 0; NFE = K Euler, 2K-1 Heun).
+    time_map='log' (sigma = sigma_max (sigma_min/sigma_max)^(psi/T), final step sigma_min -> 0 fixed)
+    is an experiment: in our runs it collapses the grid onto sigma_min (one huge, cheap first step).
   * psi is clipped to [0, T] along executed trajectories (paper, App. C) and x moves by the clipped
-    increment. The multiplier update uses the UNCLIPPED budget Σ_k theta_k Δt - T: with the clipped
-    psi_K <= T the dual step could only decrease gamma and would reward overshoot.
-  * Features (actor and critic see the same vector, never the raw image): t/T, psi/T and the log
-    noise level log(sigma_q) scaled to [-1, 1] over [sigma_min, sigma_max]. The log-sigma feature is
-    what makes the small-sigma end (a tiny interval of psi when T = 80) resolvable by an MLP.
-  * |Q| scaling: q = |Q| / sqrt(d) (per-dimension RMS of Q) times a constant c. q_scale='auto'
-    picks c once, from a deterministic rollout of the initial policy, so that the estimated optimal
-    error density (∫ q^1/2 dpsi / T)² is 1; the exploration noise std/mean of the optimal policy is
-    then about sqrt(lam) for every network and sigma_max. A constant factor does not change the
-    optimal time-only schedule (theta* ∝ q^-1/2), only the noise level and gamma's scale.
-    q_scale='dim' uses c = 1, q_scale='none' uses the raw Euclidean |Q| (the paper; = 'dim' in 1-D).
-  * Actor mean: m = theta_init,k · exp(NN_a(features)) with the last layer zero-initialised, so the
-    initial policy is exactly the chosen initial grid (init='edm': EDM's rho=7 grid for this K and
-    noise range, the default; init='uniform': theta = 1, the paper's 1-D starting point) and m > 0
-    (positivity; theta itself is Gaussian and may still be negative, as in the paper).
+    increment. The multiplier update uses the UNCLIPPED budget (Σ_k theta_k Δt - T) / T: with the
+    clipped psi_K <= T the dual step could only decrease gamma and would reward overshoot.
+  * Features (actor and critic, never the raw image): t/T, psi/T and log(sigma_q) scaled to [-1, 1]
+    over [sigma_min, sigma_max].
+  * |Q| scaling: q = c |Q| / sqrt(d). q_scale='auto' picks c once, from a deterministic rollout of the
+    initial policy, so that (∫ q^1/2 dpsi / T)² = q_target (1): the optimal policy's noise std/mean is
+    then about sqrt(lam) whatever the network and T. 'dim': c = 1; 'none': the raw Euclidean norm
+    (the paper; equal to 'dim' in 1-D). A constant c changes neither the time-only optimum nor the grid.
+  * Actor mean m = theta_init,k exp(NN_a(features)), last layer zero-initialised: the initial policy is
+    exactly the initial grid (init='edm': EDM's rho=7 grid for this K and range, the default;
+    init='uniform': theta = 1, the paper's 1-D start) and m > 0. gamma_0 = 0.
   * Terminal critic value pinned to V(T) = (gamma + lam) T (the terminal condition of eq. 16).
-  * gamma_0 = 0; its step lr_gamma defaults to the paper's 1e-4 scaled by 1/T... see `train()`.
-  * Distillation uses the policy MEANS along deterministic rollouts (theta = m_k), not the noisy
-    executed actions: with lam = 0.1 the executed theta has std/mean ~ 0.3, and normalising noisy
-    sequences one by one biases the average; the paper's "hair-thin IQR" can only describe the
-    mean. theta_bar is floored at 1e-6·T/K... and sigma_{K-1} >= sigma_min so the grid is valid.
+  * Step cost: step_cost='left' is eq. 22's q_k theta_k² Δt. 'trapezoid' averages q over both ends of
+    the step (one extra Q at the final state); it has the same continuum limit and removes the
+    degenerate optimum of the left-point sum on image models (one giant first step is "cheap" when q
+    is evaluated only where it is tiny). fisher=True weights each step of the actor loss by v_k/m_k²
+    (diagonal natural gradient). Neither made ART-RL learn the gmm-digits tail in our runs (README).
+  * Distillation (§2.5): the policy MEANS along the training trajectories of the last distil_last
+    (20 %) iterations, each sequence normalised to Σ_k theta_k Δt = T, averaged per step; not the
+    noisy executed actions (std/mean ~ 0.3 at lam = 0.1; normalising noisy sequences one by one biases
+    the average). theta_bar is floored at 1e-6 and the K non-zero nodes are kept >= sigma_min.
+  * Optimiser defaults: lr 1e-3, B = 16, 1000 iterations, dual step 0.03 (paper: 1e-4, 1, 5000,
+    1e-4); all are arguments. rl_steps sets the resolution of the RL clock (default K); the K-step
+    grid is read off the learned time change psi(t), so one run serves every K.
 """
 
 import json
@@ -92,8 +97,9 @@ class ARTProblem:
                  time_map='linear'):
         self.net = net
         self.K = int(num_steps)
-        self.sigma_min = float(net.sigma_min if sigma_min is None else sigma_min)
-        self.sigma_max = float(net.sigma_max if sigma_max is None else sigma_max)
+        # Default noise range as EDM's sampler: [max(net.sigma_min, 0.002), min(net.sigma_max, 80)].
+        self.sigma_min = float(max(float(net.sigma_min), 0.002) if sigma_min is None else sigma_min)
+        self.sigma_max = float(min(float(net.sigma_max), 80.0) if sigma_max is None else sigma_max)
         if not (0 < self.sigma_min < self.sigma_max and math.isfinite(self.sigma_max)):
             raise dnnlib.UserError(f'Need 0 < sigma_min < sigma_max < inf, got {self.sigma_min:g}, {self.sigma_max:g}; set --sigma_min/--sigma_max')
         if self.K < 1:
@@ -207,7 +213,8 @@ def sigmas_from_psi(psi, T, sigma_min):
 #----------------------------------------------------------------------------
 # One rollout of B trajectories. Returns the per-step tensors ([K, B]) for the updates.
 
-def rollout(problem, actor, base_theta, batch, generator, lam=0.1, eps=1e-6, q_scale=1.0, stochastic=True):
+def rollout(problem, actor, base_theta, batch, generator, lam=0.1, eps=1e-6, q_scale=1.0, stochastic=True, final_q=False):
+    """Returns phi [K,B,3], theta, q, mean [K,B], psi_T, budget [B]; with final_q also q_end [B] at the end state."""
     x, labels, psi = problem.initial_state(batch, generator)
     phis, thetas, qs, means = [], [], [], []
     budget = torch.zeros_like(psi)
@@ -227,8 +234,11 @@ def rollout(problem, actor, base_theta, batch, generator, lam=0.1, eps=1e-6, q_s
         budget = budget + theta * problem.dt
         x, psi = problem.step(x, psi, F, theta)
         phis.append(phi); thetas.append(theta); qs.append(q); means.append(m)
+    q_end = problem.field_and_q(x, psi, labels)[1] * q_scale if final_q else None
+    if q_end is not None and not torch.isfinite(q_end).all():
+        raise FloatingPointError('non-finite |Q| at the final state')
     return dnnlib.EasyDict(phi=torch.stack(phis), theta=torch.stack(thetas), q=torch.stack(qs),
-        mean=torch.stack(means), psi_T=psi, budget=budget)
+        mean=torch.stack(means), psi_T=psi, budget=budget, q_end=q_end)
 
 #----------------------------------------------------------------------------
 # |Q| scale for q_scale='auto': c = (T / ∫ q^1/2 dpsi)², estimated along the initial policy's mean path.
@@ -262,11 +272,11 @@ def _save_checkpoint(path, state):
 #----------------------------------------------------------------------------
 # Training (Algorithm 1, generalised to B trajectories per iteration).
 
-def train(net, num_steps, *, iters=5000, batch=1, lam=0.1, eps=1e-6, lr=1e-4, lr_gamma=1e-4, gamma_init=0.0,
+def train(net, num_steps, *, iters=1000, batch=16, lam=0.1, eps=1e-6, lr=1e-3, lr_gamma=0.03, gamma_init=0.0,
           init='edm', q_scale='auto', q_backend='auto', sigma_min=None, sigma_max=None, hidden=128,
           distil_batch=256, seed=0, device='cpu', checkpoint=None, resume=False, log_path=None,
           checkpoint_every=100, progress=True, network_name=None, rl_steps=None, q_target=1.0, lr_critic=None, running_cost='euler',
-          time_map='linear'):
+          time_map='linear', distil_last=0.2, fisher=False, step_cost='left'):
     """Run ART-RL and distil it to a grid. Returns a schedule dict (`sigmas` + metadata) for
     art.schedules.save_schedule. `checkpoint`: file for periodic state (resumed when `resume`);
     `log_path`: JSON-lines log, one object per iteration. `rl_steps`: resolution of the RL clock
@@ -280,7 +290,7 @@ def train(net, num_steps, *, iters=5000, batch=1, lam=0.1, eps=1e-6, lr=1e-4, lr
     problem = ARTProblem(net, rl_steps, sigma_min, sigma_max, q_backend, device, running_cost, time_map)
     base_theta = problem.base_theta(init).to(device)
     settings = dict(iters=iters, batch=batch, lam=lam, eps=eps, lr=lr, lr_critic=lr_critic, lr_gamma=lr_gamma, gamma_init=gamma_init,
-        init=init, time_map=time_map, q_scale=q_scale, q_target=q_target, q_backend=q_backend, hidden=hidden, sigma_min=problem.sigma_min,
+        init=init, fisher=fisher, step_cost=step_cost, time_map=time_map, q_scale=q_scale, q_target=q_target, q_backend=q_backend, hidden=hidden, sigma_min=problem.sigma_min,
         sigma_max=problem.sigma_max, num_steps=num_steps, rl_steps=problem.K, distil_batch=distil_batch)
 
     torch.manual_seed(seed)
@@ -292,6 +302,8 @@ def train(net, num_steps, *, iters=5000, batch=1, lam=0.1, eps=1e-6, lr=1e-4, lr
     gamma = float(gamma_init)
     start = 0
     c = None
+    distil_from = iters - max(1, int(round(distil_last * iters)))   # distil from the last iterations' trajectories
+    theta_sum, theta_count = torch.zeros([problem.K], dtype=torch.float64), 0
 
     if resume and checkpoint is not None and os.path.isfile(checkpoint):
         state = torch.load(checkpoint, map_location=device, weights_only=False)
@@ -303,6 +315,8 @@ def train(net, num_steps, *, iters=5000, batch=1, lam=0.1, eps=1e-6, lr=1e-4, lr
         opt_actor.load_state_dict(state['opt_actor']); opt_critic.load_state_dict(state['opt_critic'])
         generator.set_state(state['generator'])
         gamma, start, c = state['gamma'], state['iteration'], state['q_scale_c']
+        if state.get('distil_from') == distil_from:  # else the accumulated window belongs to another --iters
+            theta_sum, theta_count = state['theta_sum'], state['theta_count']
 
     if c is None:
         c = 1.0 if q_scale != 'auto' else calibrate_q_scale(problem, actor, base_theta, max(batch, 16), generator, q_target)
@@ -315,16 +329,19 @@ def train(net, num_steps, *, iters=5000, batch=1, lam=0.1, eps=1e-6, lr=1e-4, lr
         if checkpoint is not None:
             _save_checkpoint(checkpoint, dict(actor=actor.state_dict(), critic=critic.state_dict(),
                 opt_actor=opt_actor.state_dict(), opt_critic=opt_critic.state_dict(), generator=generator.get_state(),
-                gamma=gamma, iteration=iteration, q_scale_c=c, settings=settings))
+                gamma=gamma, iteration=iteration, q_scale_c=c, settings=settings, theta_sum=theta_sum, theta_count=theta_count,
+                distil_from=distil_from))
     try:
         bar = tqdm.tqdm(range(start, iters), initial=start, total=iters, disable=not progress, desc=f'ART-RL K={problem.K}', leave=False)
         for n in bar:
             t0 = time.time()
             try:
-                ro = rollout(problem, actor, base_theta, batch, generator, lam, eps, c, stochastic=True)
+                ro = rollout(problem, actor, base_theta, batch, generator, lam, eps, c, stochastic=True, final_q=(step_cost == 'trapezoid'))
             except FloatingPointError as e:
                 raise dnnlib.UserError(f'ART-RL diverged at iteration {n}: {e}; lower --lr or try --q-backend=fd') from e
             theta, q = ro.theta.to(torch.float32), ro.q.to(torch.float32)
+            if step_cost == 'trapezoid':  # step cost with q averaged over both ends of the step (see module docstring)
+                q = 0.5 * (q + torch.cat([q[1:], ro.q_end[None].to(torch.float32)]))
             var = lam / ro.q.clamp(min=eps).to(torch.float32)
             # Critic values V_k = NN_c + lam t_k; terminal value pinned to (gamma + lam) T.
             V_nn = critic(ro.phi)
@@ -335,12 +352,19 @@ def train(net, num_steps, *, iters=5000, batch=1, lam=0.1, eps=1e-6, lr=1e-4, lr
             m = base_theta[:, None].to(torch.float32) * actor(ro.phi).exp()
             log_pi = -(theta - m).square() / (2 * var)
             loss_critic = -(V_nn * delta).sum(0).mean()
-            loss_actor = -(log_pi * delta).sum(0).mean()
+            if fisher:  # per-step Fisher preconditioning of the log-mean: weight v_k / m_k² (natural gradient)
+                w = (var / m.detach().square()).clamp(max=1e12)
+                loss_actor = -(log_pi * delta * w / w.mean()).sum(0).mean()
+            else:
+                loss_actor = -(log_pi * delta).sum(0).mean()
             if not (torch.isfinite(loss_critic) and torch.isfinite(loss_actor)):
                 raise dnnlib.UserError(f'ART-RL diverged at iteration {n}: non-finite TD error or loss; lower --lr or --lam')
             opt_critic.zero_grad(set_to_none=True); opt_actor.zero_grad(set_to_none=True)
             (loss_critic + loss_actor).backward()  # disjoint parameters: two independent updates
             opt_critic.step(); opt_actor.step()
+            if n >= distil_from:  # policy means along this iteration's trajectories, each normalised to Σ theta Δt = T
+                norm = ro.mean * (problem.T / (ro.mean.sum(0, keepdim=True) * problem.dt))
+                theta_sum += norm.sum(1).cpu(); theta_count += norm.shape[1]
             budget_err = float(ro.budget.mean()) - problem.T
             gamma = gamma + lr_gamma * budget_err / problem.T  # eq. 23 on the relative budget error
             rec = dict(iter=n, gamma=gamma, psi_T_minus_T=float(ro.psi_T.mean()) - problem.T, budget_minus_T=budget_err,
@@ -356,7 +380,10 @@ def train(net, num_steps, *, iters=5000, batch=1, lam=0.1, eps=1e-6, lr=1e-4, lr
         if log_file:
             log_file.close()
 
-    theta_raw = distil(problem, actor, base_theta, distil_batch, torch.Generator().manual_seed(seed + 1))
+    if theta_count > 0:
+        theta_raw = (theta_sum / theta_count).numpy()
+    else:
+        theta_raw = distil(problem, actor, base_theta, distil_batch, torch.Generator().manual_seed(seed + 1))
     sigmas, theta_bar = problem.grid_from_theta(theta_raw, num_steps)
     return dict(sigmas=sigmas.tolist(), method='art-rl' if running_cost == 'euler' else f'art-rl-{running_cost}', solver='euler' if running_cost == 'euler' else 'heun', network=network_name, seed=seed,
         theta_bar=theta_bar.tolist(), theta_rl=problem.grid_from_theta(theta_raw)[1].tolist(),

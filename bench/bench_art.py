@@ -1,0 +1,134 @@
+# ART-EDM: learned time grids for EDM-style diffusion samplers.
+# Copyright (c) 2026 The ART-EDM authors. Released under the MIT License (see LICENSE).
+
+"""Benchmark of ART learning (issue 4): wall times and accuracy of the closed form and ART-RL.
+
+Prints, per network:
+  * wall time of closed_form.fit and rl.train at K = 18 (targets on 2 CPU cores: <= 60 s, <= 15 min);
+  * RMS error against a high-NFE Heun reference from the same latents for EDM rho=7, the closed form
+    and ART-RL (the K = 18 ART-RL time change read off at each K), Euler and Heun;
+  * for builtin:gauss1d, the exact Euler W2 of the ART-RL and closed-form grids vs v1 Table 1.
+Never fails on time. Examples:
+
+    python bench/bench_art.py --networks=gauss1d,gmm-digits
+    python bench/bench_art.py --networks=mnist-dit --rl-iters=150 --rl-batch=4
+"""
+
+import json
+import os
+import sys
+import time
+
+import click
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from art import closed_form, rl, sampler, schedules # pylint: disable=wrong-import-position
+from art.metrics import rms_error, w2_gauss_euler # pylint: disable=wrong-import-position
+from torch_utils.loading import load_network # pylint: disable=wrong-import-position
+
+PAPER_ART_RL = {2: .345, 5: .149, 10: .079, 20: .042, 50: .020, 100: .013}
+
+#----------------------------------------------------------------------------
+
+def bench_gauss1d(args):
+    net = load_network('builtin:gauss1d', verbose=False)
+    t0 = time.time()
+    cf = closed_form.fit(net, 18, num_trajectories=512, fine_steps=256, batch=512)
+    t_cf = time.time() - t0
+    t0 = time.time()
+    sched = rl.train(net, 10, rl_steps=10, iters=1500, batch=64, lr=1e-3, lr_gamma=0.03, init='uniform', q_scale='none',
+        q_backend='fd', progress=False, seed=args.seed)
+    t_rl = time.time() - t0
+    prob_rl = rl.ARTProblem(net, 10)
+    prof = cf['q_profile']
+    print(f'gauss1d: closed form {t_cf:.1f} s, ART-RL (10-step clock, 1500 it, B=64) {t_rl:.1f} s')
+    print('   K   ART-RL   closed   uniform  paper-ART-RL')
+    for K, ref in PAPER_ART_RL.items():
+        w_rl = w2_gauss_euler(prob_rl.grid_from_theta(sched['theta_rl'], K)[0])
+        w_cf = w2_gauss_euler(closed_form.nodes_from_profile(prof['sigma'], prof['qbar'], K, 0.002, 3.0)[0])
+        print(f'{K:4d}  {w_rl:.4f}   {w_cf:.4f}   {w2_gauss_euler(np.linspace(3, 0, K + 1)):.4f}   {ref:.3f}')
+
+#----------------------------------------------------------------------------
+
+def bench_image(name, args, cases):
+    net = load_network(f'builtin:{name}', verbose=False)
+    g = torch.Generator().manual_seed(args.seed + 123)
+    N = args.samples
+    latents = torch.randn([N, net.img_channels, net.img_resolution, net.img_resolution], generator=g, dtype=torch.float64)
+    labels = torch.eye(net.label_dim)[torch.randint(net.label_dim, [N], generator=g)] if net.label_dim else None
+    torch.set_num_threads(args.threads)
+
+    t0 = time.time()
+    cf18 = closed_form.fit(net, 18, num_trajectories=args.cf_trajectories, fine_steps=args.cf_fine, batch=args.cf_trajectories)
+    t_cf = time.time() - t0
+    prof = cf18['q_profile']
+    print(f'{name}: closed form K=18 ({args.cf_trajectories} trajectories, {args.cf_fine} fine steps): {t_cf:.1f} s', flush=True)
+
+    t0 = time.time()
+    log = os.path.join(args.outdir, f'{name}-rl18.jsonl')
+    sched = rl.train(net, 18, iters=args.rl_iters, batch=args.rl_batch, lr=args.rl_lr, lr_gamma=args.rl_lr_gamma,
+        progress=False, seed=args.seed, log_path=log, distil_batch=16)
+    t_rl = time.time() - t0
+    prob = rl.ARTProblem(net, len(sched['theta_rl']), sigma_min=sched['settings']['sigma_min'], sigma_max=sched['settings']['sigma_max'])
+    print(f'{name}: ART-RL K=18 ({args.rl_iters} it, B={args.rl_batch}): {t_rl:.1f} s ({t_rl / max(args.rl_iters, 1):.2f} s/it)', flush=True)
+    with open(os.path.join(args.outdir, f'{name}-rl18.json'), 'w') as f:
+        json.dump(sched, f)
+
+    t0 = time.time()
+    ref = sampler.sample(net, latents, schedules.get_sigmas('edm', args.ref_steps, net=net), labels, solver='heun')
+    print(f'{name}: reference Heun {args.ref_steps} steps: {time.time() - t0:.1f} s', flush=True)
+    lo, hi = prob.sigma_min, prob.sigma_max
+    print(f'{"solver":6s} {"K":>3s} {"NFE":>4s} {"EDM":>8s} {"closed":>8s} {"ART-RL":>8s}  cf/EDM  RL/EDM  RL/cf')
+    for solver, K in cases:
+        edm = rms_error(sampler.sample(net, latents, schedules.get_sigmas('edm', K, sigma_min=lo, sigma_max=hi), labels, solver=solver), ref)
+        sig_cf = closed_form.nodes_from_profile(prof['sigma'], prof['qbar'], K, lo, hi)[0]
+        e_cf = rms_error(sampler.sample(net, latents, torch.as_tensor(sig_cf), labels, solver=solver), ref)
+        sig_rl = prob.grid_from_theta(sched['theta_rl'], K)[0]
+        e_rl = rms_error(sampler.sample(net, latents, torch.as_tensor(sig_rl), labels, solver=solver), ref)
+        nfe = sampler.count_nfe(solver, K)
+        print(f'{solver:6s} {K:3d} {nfe:4d} {edm:8.4f} {e_cf:8.4f} {e_rl:8.4f}  {e_cf / edm:6.3f}  {e_rl / edm:6.3f}  {e_rl / e_cf:6.3f}', flush=True)
+
+#----------------------------------------------------------------------------
+
+@click.command()
+@click.option('--networks',        help='Comma-separated: gauss1d, gmm-digits, mnist-dit', type=str, default='gauss1d,gmm-digits,mnist-dit', show_default=True)
+@click.option('--samples',         help='Samples for the RMS errors', type=click.IntRange(min=1), default=128, show_default=True)
+@click.option('--ref-steps',       help='Reference Heun steps (gmm-digits; the DiT uses 128 = 255 NFE)', type=click.IntRange(min=2), default=1024, show_default=True)
+@click.option('--rl-iters',        help='ART-RL iterations', type=click.IntRange(min=0), default=1000, show_default=True)
+@click.option('--rl-batch',        help='ART-RL trajectories per iteration', type=click.IntRange(min=1), default=16, show_default=True)
+@click.option('--rl-lr',           help='ART-RL Adam learning rate', type=float, default=1e-3, show_default=True)
+@click.option('--rl-lr-gamma',     help='ART-RL dual step', type=float, default=0.03, show_default=True)
+@click.option('--cf-trajectories', help='Closed form: trajectories', type=click.IntRange(min=1), default=128, show_default=True)
+@click.option('--cf-fine',         help='Closed form: fine grid steps', type=click.IntRange(min=2), default=128, show_default=True)
+@click.option('--threads',         help='torch intra-op threads', type=click.IntRange(min=1), default=2, show_default=True)
+@click.option('--seed',            help='Seed', type=int, default=0, show_default=True)
+@click.option('--outdir',          help='Where logs and learned schedules go', type=str, default='bench-art-out', show_default=True)
+def main(networks, **kwargs):
+    """ART learning benchmark (wall times, exact W2, RMS vs reference)."""
+    import dnnlib # pylint: disable=import-outside-toplevel
+    args = dnnlib.EasyDict(kwargs)
+    os.makedirs(args.outdir, exist_ok=True)
+    for name in networks.split(','):
+        if name == 'gauss1d':
+            bench_gauss1d(args)
+        elif name == 'gmm-digits':
+            bench_image(name, args, [('heun', 5), ('heun', 7), ('heun', 10), ('euler', 10), ('euler', 18)])
+        elif name == 'mnist-dit':
+            from art.builtin import shared_dir # pylint: disable=import-outside-toplevel
+            if shared_dir() is None:
+                print('mnist-dit: skipped (shared weights folder absent)')
+                continue
+            args = dnnlib.EasyDict(args, ref_steps=128)
+            bench_image(name, args, [('euler', 10), ('euler', 18), ('heun', 5), ('heun', 7)])
+        else:
+            raise click.ClickException(f'Unknown network "{name}"')
+
+#----------------------------------------------------------------------------
+
+if __name__ == '__main__':
+    main() # pylint: disable=no-value-for-parameter
+
+#----------------------------------------------------------------------------
