@@ -331,7 +331,7 @@ class Comparison:
     # Time grids, learning on the fly when asked (cached as JSON in outdir/schedules).
 
     def sigmas_for(self, entry, K, solver):
-        from art.schedules import get_sigmas
+        from art.schedules import get_sigmas, load_schedule
         if entry.kind == 'grid':
             return get_sigmas(entry.name, K, net=self.net, **entry.kwargs)
         if entry.kind == 'file':
@@ -346,6 +346,9 @@ class Comparison:
             if dist.get_rank() == 0:
                 self._learn(entry, learn_K, solver, path)
             dist.barrier()
+        made_from = load_schedule(path).get('compare_spec')
+        if made_from not in (None, entry.spec):
+            raise dnnlib.UserError(f'"{path}" was learned for "{made_from}", not "{entry.spec}"; give the entry another LABEL= or use another --outdir')
         return get_sigmas(path, K, net=self.net)
 
     def _learn(self, entry, K, solver, path):
@@ -353,7 +356,7 @@ class Comparison:
         self._print(f'Learning schedule "{entry.label}" for K={K} ({solver})...')
         t0 = time.time()
         sched = _learners[entry.name](self.net, K, solver=solver, seed=self.learn_seed, device=self.device, **entry.kwargs)
-        save_schedule(path, **dict(sched)) # atomic
+        save_schedule(path, **dict(sched, compare_spec=entry.spec)) # atomic
         self.timings[f'learn|{entry.label}|{solver}|{K}'] = time.time() - t0
         self._print(f'  done in {time.time() - t0:.1f} s -> "{path}"')
 
@@ -427,6 +430,11 @@ class Comparison:
         self.results['notes'] = notes
         for note in notes:
             self._print('Note:', note)
+        specs = {e.label: e.spec for e in self.entries}
+        for cell in self.results['cells'].values():
+            if specs.get(cell['schedule'], cell['spec']) != cell['spec']:
+                raise dnnlib.UserError(f'Row "{cell["schedule"]}" of {self.results_path} was made from "{cell["spec"]}", not '
+                                       f'"{specs[cell["schedule"]]}"; give the new entry another LABEL= or use another --outdir')
         todo = [c for c in cells if self.cell_key(c[0].label, c[1], c[2], c[4]) not in self.results['cells']]
         self._print(f'{len(cells)} cells, {len(cells) - len(todo)} done, {len(todo)} to run.')
         refs = dict()

@@ -156,6 +156,11 @@ def test_compare_gauss1d_outputs(tmp_path):
     r = CliRunner().invoke(compare.main, args[:-1] + ['--samples=41', '--device=cpu', f'--outdir={out}'])
     assert r.exit_code != 0 and 'different settings' in r.output and 'Traceback' not in r.output
     assert (out / 'results.json').read_bytes() == before
+    # Same label, different spec: refused too (the cached row would be stale).
+    r = CliRunner().invoke(compare.main, ['--network=builtin:gauss1d', '--schedules=edm=edm:rho=3', '--solvers=euler', '--nfe=3',
+                                          '--samples=40', '--seed-sets=2', '--ref-steps=32', '--batch=16', '--device=cpu', f'--outdir={out}'])
+    assert r.exit_code != 0 and 'edm' in r.output and 'LABEL=' in r.output and 'Traceback' not in r.output
+    assert (out / 'results.json').read_bytes() == before
 
 #----------------------------------------------------------------------------
 # FD plumbing: reference statistics made here from the cell's own samples (regenerated with the
