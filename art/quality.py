@@ -50,6 +50,10 @@ def cached_profile(net, *, kind, seed=0, device='cpu', num_points=40, num_warmup
             seed=SEED_OFFSET + seed, backend=backend, batch=batch, device=device)
     return _profiles[key]
 
+def _floats(values):
+    """A list of floats from a sequence or a '/'-separated string (compare.py entry options)."""
+    return [float(v) for v in (str(values).split('/') if isinstance(values, (str, int, float)) else values)]
+
 def propagation_weight(net, sigma):
     sigma_data = float(getattr(net, 'sigma_data', 0.5))
     return sigma_data / np.sqrt(np.asarray(sigma, np.float64) ** 2 + sigma_data ** 2)
@@ -76,6 +80,7 @@ def _learn(method, net, num_steps, *, solver, seed, device, verbose, **kwargs):
         kwargs.setdefault('num_warmup', 32)
         kwargs.setdefault('ref_steps', 64)
         kwargs.setdefault('rhos', (2, 3, 4, 5, 6, 7, 8, 10, 12))
+        kwargs['rhos'] = _floats(kwargs['rhos'])
         return peers.edm_best_rho(net, num_steps, solver=solver, seed=wseed, device=device, verbose=verbose, **kwargs)
     prof_keys = ('num_points', 'num_warmup', 'backend', 'batch')
     prof_kw = {k: kwargs.pop(k) for k in prof_keys if k in kwargs}
@@ -94,7 +99,7 @@ def _learn(method, net, num_steps, *, solver, seed, device, verbose, **kwargs):
         return _weighted(net, num_steps, sigma_fine, rbar, beta, solver, verbose)
     # art-heun-tuned: terminal reward over beta.
     betas = kwargs.pop('betas', DEFAULT_BETAS)
-    betas = [float(b) for b in (str(betas).split('/') if isinstance(betas, str) else betas)]
+    betas = _floats(betas)
     rkey = (id(net), seed, str(device), tuple(sorted(kwargs.items())))
     if rkey not in _rewards:
         _rewards[rkey] = terminal_reward_fn(net, seed=seed, device=device, **kwargs)
