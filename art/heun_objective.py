@@ -185,15 +185,12 @@ def error_profile(net, *, kind='heun', beta=1.0, num_points=40, num_warmup=64, s
                   backend='fd', rel_step=0.05, sigma_min=None, sigma_max=None, device='cpu', class_labels=None):
     """(sigma_fine, rbar): the mean running cost on a fine EDM rho=7 grid of `num_points` nodes from
     sigma_max to sigma_min, along Heun trajectories on that grid from `num_warmup` warm-up latents."""
-    from art.peers import warmup_latents, _range # pylint: disable=import-outside-toplevel
+    from art.peers import warmup_latents, warmup_labels, _range # pylint: disable=import-outside-toplevel
     from art.schedules import get_sigmas # pylint: disable=import-outside-toplevel
     lo, hi = _range(net, sigma_min, sigma_max)
     fine = get_sigmas('edm', num_points, net=net, sigma_min=lo, sigma_max=hi, device=device)
     latents = warmup_latents(net, num_warmup, seed, device)
-    labels = class_labels
-    if labels is None and net.label_dim:
-        gen = torch.Generator(device=device).manual_seed(seed)
-        labels = torch.eye(net.label_dim, device=device)[torch.randint(net.label_dim, size=[num_warmup], device=device, generator=gen)]
+    labels = class_labels if class_labels is not None else warmup_labels(net, num_warmup, seed, device)
     total = torch.zeros(num_points, dtype=torch.float64)
     for b0 in range(0, num_warmup, batch):
         z = latents[b0:b0 + batch]

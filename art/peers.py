@@ -40,6 +40,14 @@ def warmup_latents(net, num, seed, device='cpu'):
     rnd = StackedRandomGenerator(device, list(range(seed, seed + num)))
     return rnd.randn([num, net.img_channels, net.img_resolution, net.img_resolution], device=device)
 
+def warmup_labels(net, num, seed, device='cpu'):
+    """One-hot class labels for the warm-up latents of a conditional net (None for unconditional nets)."""
+    if not net.label_dim:
+        return None
+    gen = torch.Generator(device=device).manual_seed(seed)
+    idx = torch.randint(net.label_dim, size=[num], device=device, generator=gen)
+    return torch.eye(net.label_dim, device=device)[idx]
+
 def _range(net, sigma_min=None, sigma_max=None):
     from art.schedules import sigma_range # pylint: disable=import-outside-toplevel
     return sigma_range('edm', net, sigma_min, sigma_max)
@@ -48,16 +56,16 @@ def _grid(name, num_steps, net, sigma_min, sigma_max, rho=7.0, device='cpu'):
     from art.schedules import get_sigmas # pylint: disable=import-outside-toplevel
     return get_sigmas(name, num_steps, net=net, sigma_min=sigma_min, sigma_max=sigma_max, rho=rho, device=device)
 
-def _batched(fn, latents, batch):
-    return torch.cat([fn(latents[i:i + batch]) for i in range(0, len(latents), batch)])
+def _batched(fn, latents, labels, batch):
+    return torch.cat([fn(latents[i:i + batch], None if labels is None else labels[i:i + batch]) for i in range(0, len(latents), batch)])
 
 #----------------------------------------------------------------------------
 # Reference solution from the same latents (high-NFE Heun on an EDM rho=7 grid).
 
-def reference_samples(net, latents, *, ref_steps=128, sigma_min=None, sigma_max=None, batch=256):
+def reference_samples(net, latents, class_labels=None, *, ref_steps=128, sigma_min=None, sigma_max=None, batch=256):
     from art.sampler import sample # pylint: disable=import-outside-toplevel
     sigmas = _grid('edm', ref_steps, net, sigma_min, sigma_max, device=latents.device)
-    return _batched(lambda z: sample(net, z, sigmas, solver='heun'), latents, batch)
+    return _batched(lambda z, c: sample(net, z, sigmas, c, solver='heun'), latents, class_labels, batch)
 
 #----------------------------------------------------------------------------
 # GITS: dynamic programming over a fine teacher grid.
@@ -142,11 +150,7 @@ def gits(net, num_steps, *, solver='heun', coeff=1.15, num_teacher=61, teacher_r
     lo, hi = _range(net, sigma_min, sigma_max)
     teacher = _grid('edm', num_teacher, net, lo, hi, rho=teacher_rho, device=device)[:-1]
     latents = warmup_latents(net, num_warmup, seed, device)
-    labels = class_labels
-    if labels is None and net.label_dim:
-        gen = torch.Generator(device=device).manual_seed(seed)
-        idx = torch.randint(net.label_dim, size=[num_warmup], device=device, generator=gen)
-        labels = torch.eye(net.label_dim, device=device)[idx]
+    labels = class_labels if class_labels is not None else warmup_labels(net, num_warmup, seed, device)
     key = (id(net), num_teacher, teacher_rho, num_warmup, seed, coarse, lo, hi, str(device))
     if key not in _gits_costs:                                 # One cost matrix serves every K.
         _gits_costs[key] = gits_cost_matrix(net, latents, teacher, labels, coarse=coarse)
@@ -173,19 +177,21 @@ def best_rho(net, num_steps, *, solver='heun', rhos=DEFAULT_RHOS, latents=None, 
     search on the bracket around the best grid value. Returns (rho, {rho: rms})."""
     from art.sampler import sample # pylint: disable=import-outside-toplevel
     from art.metrics import rms_error # pylint: disable=import-outside-toplevel
+    labels = None
     if latents is None:
         latents = warmup_latents(net, num_warmup, seed, device)
+        labels = warmup_labels(net, num_warmup, seed, device)
     if ref is None:
         key = (id(net), num_warmup, seed, ref_steps, sigma_min, sigma_max, str(device))
         if key not in _references:                             # One reference serves every K.
-            _references[key] = reference_samples(net, latents, ref_steps=ref_steps, sigma_min=sigma_min, sigma_max=sigma_max)
+            _references[key] = reference_samples(net, latents, labels, ref_steps=ref_steps, sigma_min=sigma_min, sigma_max=sigma_max)
         ref = _references[key]
     table = dict()
     def err(rho):
         rho = float(rho)
         if rho not in table:
             sigmas = _grid('edm', num_steps, net, sigma_min, sigma_max, rho=rho, device=device)
-            table[rho] = rms_error(_batched(lambda z: sample(net, z, sigmas, solver=solver), latents, 256), ref)
+            table[rho] = rms_error(_batched(lambda z, c: sample(net, z, sigmas, c, solver=solver), latents, labels, 256), ref)
         return table[rho]
     rhos = sorted(float(r) for r in rhos)
     errs = [err(r) for r in rhos]

@@ -130,10 +130,7 @@ def terminal_reward_fn(net, *, seed=0, device='cpu', detector=None, num_reward=6
     from art.sampler import sample # pylint: disable=import-outside-toplevel
     from art.metrics import rms_error # pylint: disable=import-outside-toplevel
     latents = peers.warmup_latents(net, num_reward, SEED_OFFSET + seed + 500000, device)
-    labels = None
-    if net.label_dim:
-        gen = torch.Generator(device=device).manual_seed(seed)
-        labels = torch.eye(net.label_dim, device=device)[torch.randint(net.label_dim, size=[num_reward], device=device, generator=gen)]
+    labels = peers.warmup_labels(net, num_reward, SEED_OFFSET + seed + 500000, device)
     def run(sigmas, solver):
         return torch.cat([sample(net, latents[i:i + batch], sigmas, None if labels is None else labels[i:i + batch], solver=solver)
                           for i in range(0, num_reward, batch)])
