@@ -10,26 +10,25 @@ import os
 import click
 
 import dnnlib
+from art.detectors import LENET_MNIST_REF
 from torch_utils import distributed as dist
 
 #----------------------------------------------------------------------------
 # Presets: defaults for options not given on the command line.
-
-_ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'art', 'assets')
 
 PRESETS = {
     # README command 1: learn ART grids for the embedded MNIST model and compare them with EDM rho=7,
     # uniform and logsnr under Heun, on a fresh machine (no ../shared), in <= 10 minutes on 2 CPU cores.
     'default': dict(
         network='builtin:mnist',
-        schedules='edm,uniform,logsnr,art-rl=art-rl:iters=100:batch=8:lr=0.001:lr_gamma=0.03,'
+        schedules='edm,uniform,logsnr,art-rl=art-rl:iters=100:batch=8:lr=0.001:lr_gamma=0.03:distil_batch=8,'
                   'closed-form=closed-form:num_trajectories=32:fine_steps=64',
         solvers='heun',
         nfe='5,9,13,19',
         samples=512,
         seed_sets=1,
         detector='lenet-mnist',
-        ref=os.path.join(_ASSETS, 'mnist-lenet-ref.npz'),
+        ref=str(LENET_MNIST_REF),
         ref_steps=40,
         batch=256,
         outdir='compare-runs/default',
