@@ -52,7 +52,7 @@ PRESETS = {
 @click.option('--ref-steps',    help='Steps K of the Heun EDM reference (NFE 2K-1)', metavar='INT', type=click.IntRange(min=2), default=128)
 @click.option('--batch',        help='Maximum batch size', metavar='INT', type=click.IntRange(min=1), default=64)
 @click.option('--learn-seed',   help='Seed for learned (on-the-fly) schedules', metavar='INT', type=click.IntRange(min=0), default=0)
-@click.option('--outdir',       help='Where results.json, results.md, results.png go', metavar='DIR', type=str)
+@click.option('--outdir',       help='Where results.json, results.md, results.png go', metavar='DIR', type=str, show_default='compare-runs/<network name>')
 @click.option('--device',       help='Device', metavar='cuda|cpu|...', type=str, default=None, show_default='cuda if available, else cpu')
 @click.pass_context
 def main(ctx, preset, outdir, **opts):
