@@ -102,3 +102,22 @@ def test_best_rho_finds_the_minimum_of_its_table():
     gain = (heun_gain(s7) - heun_gain(sref)) * 80.0
     rms = np.mean(np.sqrt(np.mean((gain * lat.numpy().reshape(16, -1)) ** 2, axis=1)))
     assert abs(table[7.0] - rms) < 1e-9
+
+@pytest.mark.parametrize('method', ['art-heun', 'art-heun-D', 'art-heun-w', 'art-heun-tuned', 'gits', 'edm-best-rho'])
+def test_quality_learn_methods_give_valid_schedules(method):
+    from art import quality
+    from art.schedules import check_sigmas
+    net = Gauss(s=0.5, res=2)
+    kw = dict(num_points=16, num_warmup=4, batch=4) if method.startswith('art-heun') else dict(num_warmup=4)
+    if method == 'art-heun-tuned':
+        kw.update(betas='0/2', num_reward=4, ref_steps=16)
+    if method == 'gits':
+        kw.update(num_teacher=13)
+    if method == 'edm-best-rho':
+        kw.update(rhos='3/7/12', ref_steps=16)
+    sched = quality.learn(method, net, 5, solver='heun', **kw)
+    s = check_sigmas(sched['sigmas'])
+    assert len(s) == 6 and s[-1] == 0 and len(sched['theta_bar']) == 5
+    assert abs(sum(sched['theta_bar']) * s[0] / 5 - s[0]) < 1e-9         # sum theta dt = T
+    if method == 'art-heun-tuned':
+        assert set(sched['settings']['terminal_distance_by_beta']) == {'0.0', '2.0'}
