@@ -44,7 +44,7 @@ def bench_gauss1d(args):
     t_rl = time.time() - t0
     prob_rl = rl.ARTProblem(net, 10)
     prof = cf['q_profile']
-    print(f'gauss1d: closed form {t_cf:.1f} s, ART-RL (10-step clock, 1500 it, B=64) {t_rl:.1f} s')
+    print(f'gauss1d: closed form {t_cf:.1f} s, ART-RL (10-step clock, 1500 it, B=64) {t_rl:.1f} s', flush=True)
     print('   K   ART-RL   closed   uniform  paper-ART-RL')
     for K, ref in PAPER_ART_RL.items():
         w_rl = w2_gauss_euler(prob_rl.grid_from_theta(sched['theta_rl'], K)[0])
@@ -59,7 +59,6 @@ def bench_image(name, args, cases):
     N = args.samples
     latents = torch.randn([N, net.img_channels, net.img_resolution, net.img_resolution], generator=g, dtype=torch.float64)
     labels = torch.eye(net.label_dim)[torch.randint(net.label_dim, [N], generator=g)] if net.label_dim else None
-    torch.set_num_threads(args.threads)
 
     t0 = time.time()
     cf18 = closed_form.fit(net, 18, num_trajectories=args.cf_trajectories, fine_steps=args.cf_fine, batch=args.cf_trajectories)
@@ -111,6 +110,7 @@ def main(networks, **kwargs):
     import dnnlib # pylint: disable=import-outside-toplevel
     args = dnnlib.EasyDict(kwargs)
     os.makedirs(args.outdir, exist_ok=True)
+    torch.set_num_threads(args.threads)  # tiny tensors: more threads than free cores slow everything down
     for name in networks.split(','):
         if name == 'gauss1d':
             bench_gauss1d(args)
