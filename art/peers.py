@@ -148,6 +148,10 @@ def gits(net, num_steps, *, solver='heun', coeff=1.15, num_teacher=61, teacher_r
     """GITS schedule with K = `num_steps` nodes (+ final 0) for `net`. Returns a schedule dict."""
     from art.schedules import make_schedule # pylint: disable=import-outside-toplevel
     lo, hi = _range(net, sigma_min, sigma_max)
+    if num_teacher < 2 * num_steps:                            # The teacher must be finer than the student.
+        if verbose:
+            print(f'GITS: {num_teacher} teacher nodes are too few for K={num_steps}; using {2 * num_steps + 1}')
+        num_teacher = 2 * num_steps + 1
     teacher = _grid('edm', num_teacher, net, lo, hi, rho=teacher_rho, device=device)[:-1]
     latents = warmup_latents(net, num_warmup, seed, device)
     labels = class_labels if class_labels is not None else warmup_labels(net, num_warmup, seed, device)
