@@ -25,7 +25,7 @@ PRESETS = {
                   'closed-form=closed-form:num_trajectories=32:fine_steps=64',
         solvers='heun',
         nfe='5,9,13,19',
-        samples=512,
+        samples=768,
         seed_sets=1,
         detector='lenet-mnist',
         ref=str(LENET_MNIST_REF),

@@ -494,7 +494,7 @@ def metric_name(results, metric):
 
 #----------------------------------------------------------------------------
 
-def markdown_tables(results, row_order=None, baseline='edm'):
+def markdown_tables(results, row_order=None, baseline='edm', tie=0.01):
     s = results['settings']
     summary = summarize(results)
     lines = [f'Network `{s["network"]}`; {s["num"]} samples per cell from seeds {s["first_seed"]}..'
@@ -526,8 +526,8 @@ def markdown_tables(results, row_order=None, baseline='edm'):
                     continue
                 common = [n for n in nfes if n in rows[label] and n in rows[baseline]]
                 diff = {n: (rows[label][n][0] - rows[baseline][n][0]) / max(abs(rows[baseline][n][0]), 1e-300) for n in common}
-                groups = [('lower', [n for n in common if diff[n] < -1e-9]), ('higher', [n for n in common if diff[n] > 1e-9]),
-                          ('tied', [n for n in common if abs(diff[n]) <= 1e-9])]
+                groups = [('lower', [n for n in common if diff[n] < -tie]), ('higher', [n for n in common if diff[n] > tie]),
+                          (f'within {tie:.0%}', [n for n in common if abs(diff[n]) <= tie])]
                 lines.append(f'- {label} vs {baseline}: ' + '; '.join(f'{word} at NFE {", ".join(map(str, ns))}' for word, ns in groups if ns) + '.')
         if metric == 'fd' and results.get('reference'):
             vals = [v['fd'] for v in results['reference'].values() if v.get('fd') is not None]
