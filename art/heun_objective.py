@@ -32,14 +32,20 @@ def _field(net, x, sigma, class_labels=None):
     from art.objective import denoiser_field # pylint: disable=import-outside-toplevel
     return denoiser_field(net, x, sigma, class_labels).to(torch.float64)
 
+#----------------------------------------------------------------------------
+
 def _per_sample(sigma, x):
     sigma = torch.as_tensor(sigma, dtype=torch.float64, device=x.device)
     if sigma.ndim == 0:
         sigma = sigma.expand(x.shape[0])
     return sigma.reshape(-1)
 
+#----------------------------------------------------------------------------
+
 def _bcast(v, x):
     return v.reshape([-1] + [1] * (x.ndim - 1))
+
+#----------------------------------------------------------------------------
 
 def _norm(v):
     return v.flatten(1).norm(dim=1)
@@ -75,6 +81,8 @@ def heun_error_terms(net, x, sigma, class_labels=None, *, backend='fd', rel_step
     R = JQ / 6 - f2 / 12
     return dnnlib.EasyDict(f=f0, Q=Q, JQ=JQ, f2=f2, R=R)
 
+#----------------------------------------------------------------------------
+
 def _terms_jvp(net, x, sigma, class_labels):
     from torch.func import jvp # pylint: disable=import-outside-toplevel
     f0 = _field(net, x, sigma, class_labels)
@@ -98,14 +106,20 @@ RUNNING_COSTS = {
     'heun-w':  'solver-aware, propagation-weighted: (sigma_data/sqrt(sigma^2+sigma_data^2))^beta |R|, p = 3',
 }
 
+#----------------------------------------------------------------------------
+
 def cost_power(kind):
     """The exponent p of the clock speed in the running cost r |theta|^p (eq. 10)."""
     _check_kind(kind)
     return 2 if kind == 'euler' else 3
 
+#----------------------------------------------------------------------------
+
 def _check_kind(kind):
     if kind not in RUNNING_COSTS:
         raise dnnlib.UserError(f'Unknown running cost "{kind}"; use one of {", ".join(RUNNING_COSTS)}')
+
+#----------------------------------------------------------------------------
 
 def running_cost(net, x, sigma, class_labels=None, *, kind='heun', beta=1.0, backend='fd', rel_step=0.05):
     """Per-sample running cost r(x, sigma) >= 0 (float64 [B]) of the chosen kind, normalised by sqrt(dim)."""

@@ -40,6 +40,8 @@ def warmup_latents(net, num, seed, device='cpu'):
     rnd = StackedRandomGenerator(device, list(range(seed, seed + num)))
     return rnd.randn([num, net.img_channels, net.img_resolution, net.img_resolution], device=device)
 
+#----------------------------------------------------------------------------
+
 def warmup_labels(net, num, seed, device='cpu'):
     """One-hot class labels for the warm-up latents of a conditional net (None for unconditional nets)."""
     if not net.label_dim:
@@ -48,13 +50,19 @@ def warmup_labels(net, num, seed, device='cpu'):
     idx = torch.randint(net.label_dim, size=[num], device=device, generator=gen)
     return torch.eye(net.label_dim, device=device)[idx]
 
+#----------------------------------------------------------------------------
+
 def _range(net, sigma_min=None, sigma_max=None):
     from art.schedules import sigma_range # pylint: disable=import-outside-toplevel
     return sigma_range('edm', net, sigma_min, sigma_max)
 
+#----------------------------------------------------------------------------
+
 def _grid(name, num_steps, net, sigma_min, sigma_max, rho=7.0, device='cpu'):
     from art.schedules import get_sigmas # pylint: disable=import-outside-toplevel
     return get_sigmas(name, num_steps, net=net, sigma_min=sigma_min, sigma_max=sigma_max, rho=rho, device=device)
+
+#----------------------------------------------------------------------------
 
 def _batched(fn, latents, labels, batch):
     return torch.cat([fn(latents[i:i + batch], None if labels is None else labels[i:i + batch]) for i in range(0, len(latents), batch)])
@@ -101,6 +109,8 @@ def gits_dp(cost, num_nodes, coeff=1.15):
         path.append(int(arg[k, path[-1]]))
     return path, float(V[S, 0])
 
+#----------------------------------------------------------------------------
+
 def gits_brute_force(cost, num_nodes, coeff=1.15):
     """Exhaustive version of gits_dp (for tests and tiny problems)."""
     C = np.asarray(cost, np.float64)
@@ -112,6 +122,8 @@ def gits_brute_force(cost, num_nodes, coeff=1.15):
         if total < best[1]:
             best = (path, total)
     return best
+
+#----------------------------------------------------------------------------
 
 def gits_cost_matrix(net, latents, teacher_sigmas, class_labels=None, *, coarse='euler', batch=256):
     """C[i, j] (i < j) = mean_b || coarse step from the teacher state at sigma_i to sigma_j - teacher state at
@@ -143,6 +155,8 @@ def gits_cost_matrix(net, latents, teacher_sigmas, class_labels=None, *, coarse=
 
 _gits_costs = dict()
 
+#----------------------------------------------------------------------------
+
 def gits(net, num_steps, *, solver='heun', coeff=1.15, num_teacher=61, teacher_rho=7.0, num_warmup=64,
          seed=1000000, coarse='euler', sigma_min=None, sigma_max=None, device='cpu', class_labels=None, verbose=False):
     """GITS schedule with K = `num_steps` nodes (+ final 0) for `net`. Returns a schedule dict."""
@@ -173,6 +187,8 @@ def gits(net, num_steps, *, solver='heun', coeff=1.15, num_teacher=61, teacher_r
 DEFAULT_RHOS = (1.5, 2, 2.5, 3, 3.5, 4, 5, 6, 7, 8, 10, 12)
 
 _references = dict()
+
+#----------------------------------------------------------------------------
 
 def best_rho(net, num_steps, *, solver='heun', rhos=DEFAULT_RHOS, latents=None, ref=None, num_warmup=64,
              seed=1000000, ref_steps=128, sigma_min=None, sigma_max=None, device='cpu', refine=True):
@@ -213,6 +229,8 @@ def best_rho(net, num_steps, *, solver='heun', rhos=DEFAULT_RHOS, latents=None, 
                 d = a + g * (b - a)
     rho = min(table, key=table.get)
     return rho, dict(sorted(table.items()))
+
+#----------------------------------------------------------------------------
 
 def edm_best_rho(net, num_steps, *, solver='heun', device='cpu', verbose=False, **kwargs):
     """Schedule dict of the EDM grid with the best rho (see best_rho)."""

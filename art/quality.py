@@ -50,9 +50,13 @@ def cached_profile(net, *, kind, seed=0, device='cpu', num_points=40, num_warmup
             seed=SEED_OFFSET + seed, backend=backend, batch=batch, device=device)
     return _profiles[key]
 
+#----------------------------------------------------------------------------
+
 def _floats(values):
     """A list of floats from a sequence or a '/'-separated string (compare.py entry options)."""
     return [float(v) for v in (str(values).split('/') if isinstance(values, (str, int, float)) else values)]
+
+#----------------------------------------------------------------------------
 
 def propagation_weight(net, sigma):
     sigma_data = float(getattr(net, 'sigma_data', 0.5))
@@ -66,6 +70,8 @@ def learn(method, net, num_steps, *, solver='heun', seed=0, device='cpu', verbos
     if sched.get('theta_bar') is None:
         sched['theta_bar'] = heun_objective.theta_from_sigmas(sched['sigmas'])
     return sched
+
+#----------------------------------------------------------------------------
 
 def _learn(method, net, num_steps, *, solver, seed, device, verbose, **kwargs):
     if method not in METHODS:
@@ -114,6 +120,8 @@ def _learn(method, net, num_steps, *, solver, seed, device, verbose, **kwargs):
     sched['method'] = 'art-heun-tuned'
     sched['settings']['terminal_distance_by_beta'] = {str(b): v for b, v in table.items()}
     return sched
+
+#----------------------------------------------------------------------------
 
 def _weighted(net, num_steps, sigma_fine, rbar, beta, solver, verbose):
     r_w = propagation_weight(net, sigma_fine) ** beta * rbar

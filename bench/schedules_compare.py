@@ -19,6 +19,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from art import compare_lib, quality # pylint: disable=wrong-import-position
 
+#----------------------------------------------------------------------------
+
 def _learner(method, net, num_steps, *, solver, seed, device, **kwargs):
     return quality.learn(method, net, num_steps, solver=solver, seed=seed, device=device, verbose=True, **kwargs)
 

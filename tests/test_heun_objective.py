@@ -25,6 +25,8 @@ class Gauss(torch.nn.Module):
         sigma = torch.as_tensor(sigma, dtype=x.dtype).reshape(-1, *([1] * (x.ndim - 1)))
         return x * self.s ** 2 / (self.s ** 2 + sigma ** 2)
 
+#----------------------------------------------------------------------------
+
 class Mix1d(torch.nn.Module):
     """1-D two-component mixture 0.5 N(-m, v) + 0.5 N(m, v): exact posterior mean."""
     def __init__(self, m=1.0, v=0.05):
@@ -41,8 +43,12 @@ class Mix1d(torch.nn.Module):
         post = lambda mu: mu + self.v / var * (x - mu)
         return w * post(self.m) + (1 - w) * post(-self.m)
 
+#----------------------------------------------------------------------------
+
 def _R_gauss(x, sigma, s=1.0):
     return 0.5 * x * s * s * sigma / (s * s + sigma * sigma) ** 3   # eq. 8
+
+#----------------------------------------------------------------------------
 
 def _heun_step(f, x, s0, h):
     d = f(x, s0)
@@ -53,6 +59,9 @@ def _heun_step(f, x, s0, h):
 
 @pytest.mark.parametrize('backend', ['fd', 'jvp'])
 @pytest.mark.parametrize('sigma', [0.2, 1.0, 3.0])
+
+#----------------------------------------------------------------------------
+
 def test_R_matches_gaussian_closed_form(backend, sigma):
     net = Gauss(s=0.7)
     x = torch.tensor([0.3, -1.5, 4.0], dtype=torch.float64).reshape(3, 1, 1, 1)
@@ -61,6 +70,8 @@ def test_R_matches_gaussian_closed_form(backend, sigma):
     tol = 1e-9 if backend == 'jvp' else 2e-3
     np.testing.assert_allclose(t.R.numpy(), expected.numpy(), rtol=tol, atol=1e-14)
     np.testing.assert_allclose(t.Q.numpy(), (x * 0.49 / (0.49 + sigma ** 2) ** 2).numpy(), rtol=tol)
+
+#----------------------------------------------------------------------------
 
 def test_gaussian_heun_step_error_over_h3_converges_to_R():
     # Exact flow of dx/dsigma = x sigma/(s^2+sigma^2): x(sigma) = c sqrt(s^2 + sigma^2) (numpy, closed form).
@@ -75,6 +86,8 @@ def test_gaussian_heun_step_error_over_h3_converges_to_R():
     assert errs[-1] < 0.01 * abs(R)
     assert np.all(np.diff(errs) < 0)                             # O(h) approach to the constant.
     assert 1.7 < errs[-2] / errs[-1] < 2.3
+
+#----------------------------------------------------------------------------
 
 def test_mixture_heun_step_error_matches_estimator():
     # Nonlinear field: the one-step Heun error against a fine RK4 reference, over h^3, tends to R (fd and jvp).
@@ -97,6 +110,8 @@ def test_mixture_heun_step_error_matches_estimator():
         R = ho.heun_error_terms(net, x, s0, backend=backend, rel_step=0.01).R
         np.testing.assert_allclose(measured.numpy(), R.numpy(), rtol=0.03)
 
+#----------------------------------------------------------------------------
+
 def test_closed_form_nodes_power_law():
     # rbar = sigma^a: u = int sigma^(a/p) dsigma ~ sigma^(a/p+1), so nodes are equally spaced in sigma^(a/p+1).
     sf = np.exp(np.linspace(np.log(0.01), np.log(10), 4001))
@@ -105,6 +120,8 @@ def test_closed_form_nodes_power_law():
         e = a / p + 1
         expected = (10 ** e + np.linspace(0, 1, 6) * (0.01 ** e - 10 ** e)) ** (1 / e)
         np.testing.assert_allclose(nodes, expected, rtol=2e-3)
+
+#----------------------------------------------------------------------------
 
 def test_closed_form_minimises_discrete_surrogate():
     # The closed form should (nearly) beat random perturbations of itself on sum rbar |h|^3.
@@ -121,6 +138,8 @@ def test_closed_form_minimises_discrete_surrogate():
     edm = (80 ** (1 / 7) + np.linspace(0, 1, 40) * (0.002 ** (1 / 7) - 80 ** (1 / 7))) ** 7
     assert ho.surrogate_error(edm, sf, rbar, p=3) > 1.2 * best
 
+#----------------------------------------------------------------------------
+
 def test_running_cost_kinds_gaussian():
     net = Gauss(s=0.5)
     x = torch.randn(4, 1, 2, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
@@ -134,6 +153,8 @@ def test_running_cost_kinds_gaussian():
     np.testing.assert_allclose(heun_w.numpy(), (R * 0.25 / (0.25 + sigma ** 2)).numpy(), rtol=2e-3)
     assert ho.cost_power('euler') == 2 and ho.cost_power('heun-D') == 3
 
+#----------------------------------------------------------------------------
+
 def test_fit_gauss_schedule_is_valid_and_follows_profile():
     net = Gauss(s=0.5)
     sched = ho.fit(net, 8, kind='heun', num_points=24, num_warmup=8, batch=8)
@@ -141,6 +162,8 @@ def test_fit_gauss_schedule_is_valid_and_follows_profile():
     assert len(s) == 9 and s[-1] == 0 and np.all(np.diff(s) < 0)
     assert abs(s[0] - 80) < 1e-9 and abs(s[-2] - 0.002) < 1e-9
     assert sched['method'] == 'art-heun'
+
+#----------------------------------------------------------------------------
 
 def test_rl_running_cost_is_pluggable():
     # art.rl with running_cost='heun': the per-step cost is |R|/sqrt(d) (eq. 8) with power 3.

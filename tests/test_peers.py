@@ -26,11 +26,16 @@ class Gauss(torch.nn.Module):
         sigma = torch.as_tensor(sigma, dtype=x.dtype).reshape(-1, *([1] * (x.ndim - 1)))
         return x * self.s ** 2 / (self.s ** 2 + sigma ** 2)
 
+#----------------------------------------------------------------------------
+
 def _path_cost(C, path, coeff):
     return sum(coeff ** m * C[a, b] for m, (a, b) in enumerate(zip(path[:-1], path[1:])))
 
 @pytest.mark.parametrize('coeff', [1.0, 1.15, 0.8])
 @pytest.mark.parametrize('K', [2, 3, 4, 6])
+
+#----------------------------------------------------------------------------
+
 def test_gits_dp_matches_brute_force(coeff, K):
     rng = np.random.default_rng(K)
     N = 9
@@ -42,6 +47,8 @@ def test_gits_dp_matches_brute_force(coeff, K):
     bf_path, bf_total = peers.gits_brute_force(C, K, coeff)
     assert abs(bf_total - best) < 1e-12
 
+#----------------------------------------------------------------------------
+
 def test_gits_dp_coeff_moves_steps_to_the_end():
     # Uniform costs C[i, j] = (j - i)^2: coeff > 1 makes late steps dearer, so they get shorter.
     N = 21
@@ -51,6 +58,8 @@ def test_gits_dp_coeff_moves_steps_to_the_end():
     tilt, _ = peers.gits_dp(C, 5, 1.5)
     assert flat == [0, 5, 10, 15, 20]
     assert np.diff(tilt)[-1] < np.diff(tilt)[0]
+
+#----------------------------------------------------------------------------
 
 def test_gits_cost_matrix_gaussian_euler():
     # Teacher = Heun on the nodes; its states and the Euler costs recomputed with numpy for N(0, s^2) data.
@@ -70,6 +79,8 @@ def test_gits_cost_matrix_gaussian_euler():
             exp = np.linalg.norm((pred - xs[b]).reshape(5, -1), axis=1).mean()
             assert abs(C[a, b] - exp) < 1e-9 * max(1, exp)
 
+#----------------------------------------------------------------------------
+
 def test_gits_schedule_valid():
     net = Gauss(s=0.5, res=2)
     sched = peers.gits(net, 6, num_teacher=25, num_warmup=8, coarse='heun')
@@ -77,6 +88,8 @@ def test_gits_schedule_valid():
     assert len(s) == 7 and s[-1] == 0 and np.all(np.diff(s) < 0)
     assert abs(s[0] - 80) < 1e-9 and abs(s[-2] - 0.002) < 1e-9
     assert sched['method'] == 'gits'
+
+#----------------------------------------------------------------------------
 
 def test_best_rho_finds_the_minimum_of_its_table():
     # For Gaussian data Heun's RMS error as a function of rho is smooth; the search returns the argmin of
@@ -104,6 +117,9 @@ def test_best_rho_finds_the_minimum_of_its_table():
     assert abs(table[7.0] - rms) < 1e-9
 
 @pytest.mark.parametrize('method', ['art-heun', 'art-heun-D', 'art-heun-w', 'art-heun-tuned', 'gits', 'edm-best-rho'])
+
+#----------------------------------------------------------------------------
+
 def test_quality_learn_methods_give_valid_schedules(method):
     from art import quality
     from art.schedules import check_sigmas
