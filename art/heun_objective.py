@@ -12,7 +12,7 @@ leaves the local error (eq. 7 of the document)
 where Q = J_f f + d_sigma f (ART's curvature, eq. 8 of arXiv 2601.18681), J_f Q is the Jacobian of f
 (in x) applied to Q, and f_2 = d^2/de^2 f(x + e f, sigma + e) at e = 0 is the second directional derivative
 of f along the flow. On the ART clock (step Delta t, clock speed theta) the step is h = theta Delta t, so
-the per-step error is |R| theta^3 Delta t^3 (eq. 10), and the time-only optimum of the running cost
+the per-step error is |R| theta^3 Delta t^3 (eq. 9), and the time-only optimum of the running cost (eq. 10)
 E|R| |theta|^3 is theta ~ rbar^(-1/3) (eq. 15): nodes equally spaced in u = int rbar^(1/3) dsigma.
 
 Quality-aware variants (document §6) measure the same error after pushing it through the denoiser
