@@ -131,6 +131,8 @@ def run(opts):
     from generate import resolve_device # pylint: disable=import-outside-toplevel
     if not opts.out.endswith('.json'):
         raise dnnlib.UserError(f'--out must be a .json file, got "{opts.out}"')
+    if os.path.dirname(opts.out):
+        os.makedirs(os.path.dirname(opts.out), exist_ok=True)
     opts.device = resolve_device(opts.device)
     net = load_network(opts.network, device=opts.device, trust=opts.trust, verbose=True)
     print(f'Learning a K={opts.num_steps} grid with method "{opts.method}" for "{opts.network}"...')
