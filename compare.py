@@ -21,7 +21,7 @@ PRESETS = {
     # uniform and logsnr under Heun, on a fresh machine (no ../shared), in <= 10 minutes on 2 CPU cores.
     'default': dict(
         network='builtin:mnist',
-        schedules='edm,uniform,logsnr,art-rl=art-rl:iters=100:batch=8:lr=0.001:lr_gamma=0.03:distil_batch=8,'
+        schedules='edm,uniform,logsnr,art-rl=art-rl:iters=50:batch=8:lr=0.001:lr_gamma=0.03:distil_batch=8,'
                   'closed-form=closed-form:num_trajectories=32:fine_steps=64',
         solvers='heun',
         nfe='5,9,13,19',
