@@ -2,7 +2,8 @@
 # Copyright (c) 2026 The ART-EDM authors. Released under the MIT License (see LICENSE).
 
 """Tests for art.rl (ART-RL, art-paper §2): the 1-D acceptance against v1 Table 1 with the exact Euler
-W2 (art-paper §1.5), checkpoint/resume, the NaN guard, the JSON-lines log and the grid guards."""
+W2 (art-paper §1.5), checkpoint/resume, the NaN guard, the JSON-lines log, the grid guards, and the
+experimental options (std cap, antithetic pairs, TD normalisation; see art/rl.py)."""
 
 import json
 
@@ -86,3 +87,39 @@ def test_initial_policy_is_init_grid():
     net = load_builtin('gmm-digits')
     sched = rl.train(net, 6, iters=0, batch=4, distil_batch=8, q_scale='dim', progress=False)
     np.testing.assert_allclose(sched['sigmas'], get_sigmas('edm', 6, sigma_min=0.002, sigma_max=80.0).numpy(), rtol=1e-6)
+
+#----------------------------------------------------------------------------
+
+def test_policy_var_std_cap():
+    """lam / max(q, eps_k) with eps_k chosen so that std <= std_cap m (numpy re-implementation)."""
+    q = torch.tensor([1e-8, 1e-3, 1.0, 1e3], dtype=torch.float64)
+    m = torch.tensor([5.0, 1.0, 0.5, 0.01], dtype=torch.float64)
+    lam, eps, cap = 0.1, 1e-6, 0.2
+    expect = np.minimum(lam / np.maximum(q.numpy(), eps), (cap * m.numpy()) ** 2)
+    np.testing.assert_allclose(rl.policy_var(q, m, lam, eps, cap).numpy(), expect, rtol=1e-12)
+    np.testing.assert_allclose(rl.policy_var(q, m, lam, eps).numpy(), lam / np.maximum(q.numpy(), eps), rtol=1e-12)
+
+def test_antithetic_rollout_pairs():
+    """Antithetic pairs share x_0, so at k = 0 they share q and m and their noises cancel."""
+    net = load_builtin('gauss1d')
+    problem = rl.ARTProblem(net, 4)
+    actor = rl.MLP(3, 16, zero_last=True)
+    ro = rl.rollout(problem, actor, problem.base_theta('uniform'), 6, torch.Generator().manual_seed(0),
+        q_scale=1.0, std_cap=0.3, antithetic=True)
+    np.testing.assert_allclose(ro.q[0, :3].numpy(), ro.q[0, 3:].numpy(), rtol=1e-12)
+    np.testing.assert_allclose((ro.theta[0, :3] + ro.theta[0, 3:]).numpy(), 2 * ro.mean[0, :3].numpy(), rtol=1e-9)
+    assert np.all(ro.var.sqrt().numpy() <= 0.3 * ro.mean.numpy() * (1 + 1e-9))
+    assert not np.allclose(ro.q[0, :3].numpy(), ro.q[0, 3:].numpy()[::-1])  # distinct x_0 across pairs
+
+def test_experimental_options_resume(tmp_path):
+    """All experimental options together: a valid grid, exact resume (the td_norm state is checkpointed)."""
+    net = load_builtin('gauss1d')
+    kw = dict(batch=8, init='uniform', q_backend='fd', distil_batch=8, progress=False, checkpoint_every=3, std_cap=0.1,
+        td_norm=True, critic_q=True, critic_steps=2, antithetic=True, actor_gain=5.0, step_cost='geometric')
+    full = rl.train(net, 4, iters=6, checkpoint=str(tmp_path / 'a.pt'), **kw)
+    rl.train(net, 4, iters=3, checkpoint=str(tmp_path / 'b.pt'), **kw)
+    resumed = rl.train(net, 4, iters=6, checkpoint=str(tmp_path / 'b.pt'), resume=True, **kw)
+    assert resumed['sigmas'] == full['sigmas']
+    assert np.all(np.diff(full['sigmas']) < 0) and full['sigmas'][-1] == 0
+    with pytest.raises(dnnlib.UserError, match='step cost'):
+        rl.train(net, 4, iters=1, step_cost='midpoint', progress=False)
