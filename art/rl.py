@@ -71,8 +71,9 @@ Decisions on the open points of art-paper §4 (also in the README):
   * Status on gmm-digits (issue 4): with all experimental options on (std_cap=0.1, td_norm, critic_q,
     critic_steps=2, antithetic, actor_gain=5, step_cost='geometric', lr 6e-3, dual step 0.2, K = 18
     clock, 1000 iterations, B = 16) seed 0 reached RMS 0.33/0.36/0.40x EDM (Heun K = 5/7/10) and
-    0.68/0.70x (Euler K = 10/18), closed form 0.27/0.27/0.30/0.61/0.62x; but seed 1 collapsed onto
-    one giant first step (80 -> ~3; 35-50x EDM under Heun), lr 1e-2 runs were erratic, and on
+    0.68/0.70x (Euler K = 10/18), closed form 0.27/0.27/0.30/0.61/0.62x; but seeds 1 and 2 collapsed
+    onto one or two giant first steps and a starved tail (3-60x EDM under Heun: once trajectories
+    reach psi = T early, the later steps do nothing and learn m ~ 0), lr 1e-2 was erratic, and on
     gauss1d these settings miss the paper row at K = 2 (W2 .41 vs .345). Hence they stay off.
   * Distillation (§2.5): the policy MEANS along the training trajectories of the last distil_last
     (20 %) iterations, each sequence normalised to Σ_k theta_k Δt = T, averaged per step; not the
