@@ -11,7 +11,6 @@ already in --outdir are skipped; every image is written atomically). EDM's sigma
 """
 
 import os
-import re
 
 import click
 import numpy as np
@@ -23,27 +22,11 @@ from click.core import ParameterSource
 import dnnlib
 from art import sampler as art_sampler
 from art import schedules as art_schedules
+from dnnlib.util import parse_int_list
 from torch_utils import distributed as dist
 from torch_utils.loading import load_network
 
 EDM_GRIDS = ('vp', 've', 'iddpm', 'edm')
-
-#----------------------------------------------------------------------------
-# Parse a comma separated list of numbers or ranges and return a list of ints.
-# Example: '1,2,5-10' returns [1, 2, 5, 6, 7, 8, 9, 10].
-
-def parse_int_list(s):
-    if isinstance(s, list):
-        return s
-    ranges = []
-    range_re = re.compile(r'^(\d+)-(\d+)$')
-    for p in s.split(','):
-        m = range_re.match(p)
-        if m:
-            ranges.extend(range(int(m.group(1)), int(m.group(2)) + 1))
-        else:
-            ranges.append(int(p))
-    return ranges
 
 #----------------------------------------------------------------------------
 def _seed_list(ctx, param, value):

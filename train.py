@@ -16,29 +16,11 @@ import click
 import torch
 
 import dnnlib
+from dnnlib.util import parse_int_list
 from torch_utils import distributed as dist
 from training import training_loop
 
 warnings.filterwarnings('ignore', 'Grad strides do not match bucket view strides') # False warning printed by PyTorch 1.12.
-
-#----------------------------------------------------------------------------
-# Parse a comma separated list of numbers or ranges and return a list of ints.
-# Example: '1,2,5-10' returns [1, 2, 5, 6, 7, 8, 9, 10]
-
-def parse_int_list(s):
-    if isinstance(s, list):
-        return s
-    result = []
-    range_re = re.compile(r'^(\d+)-(\d+)$')
-    for p in s.split(','):
-        if p.strip() == '':
-            continue
-        m = range_re.match(p)
-        if m:
-            result.extend(range(int(m.group(1)), int(m.group(2)) + 1))
-        else:
-            result.append(int(p))
-    return result
 
 #----------------------------------------------------------------------------
 # Network architectures selectable with --arch (model_type plus SongUNet/DhariwalUNet options).

@@ -457,3 +457,18 @@ def open_url(url: str, cache_dir: Optional[str] = None, num_attempts: int = 10, 
 
     assert not return_filename
     return io.BytesIO(url_data)
+
+#----------------------------------------------------------------------------
+# EDM's seed/channel list syntax: '1,2,5-10' -> [1, 2, 5, 6, 7, 8, 9, 10]. Order and duplicates are
+# kept, a-b ranges are inclusive, a list passes through unchanged, empty pieces are ignored.
+
+def parse_int_list(s):
+    if isinstance(s, list):
+        return s
+    result = []
+    for p in s.split(','):
+        if p.strip() == '':
+            continue
+        m = re.match(r'^(\d+)-(\d+)$', p)
+        result.extend(range(int(m.group(1)), int(m.group(2)) + 1) if m else [int(p)])
+    return result
