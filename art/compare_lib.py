@@ -58,24 +58,6 @@ def write_json_atomic(path, obj):
 
 #----------------------------------------------------------------------------
 
-def parse_int_list(s):
-    """'5,9,13' or '3-7' or '1,4-6' -> list of ints (EDM's parse_int_list convention)."""
-    if isinstance(s, (list, tuple)):
-        return [int(v) for v in s]
-    out = []
-    for part in str(s).split(','):
-        part = part.strip()
-        if not part:
-            continue
-        m = re.fullmatch(r'(\d+)-(\d+)', part)
-        try:
-            out += list(range(int(m.group(1)), int(m.group(2)) + 1)) if m else [int(part)]
-        except ValueError:
-            raise dnnlib.UserError(f'Cannot parse "{part}" in "{s}" as an integer or range; use e.g. 5,9,13 or 0-99') from None
-    return out
-
-#----------------------------------------------------------------------------
-
 def nfe_to_steps(solver, nfe, max_steps=100000):
     """Number of steps K whose solver cost is exactly `nfe` (art.sampler.count_nfe), or None."""
     from art.sampler import count_nfe
@@ -251,7 +233,10 @@ class Comparison:
         if len(set(labels)) != len(labels):
             raise dnnlib.UserError(f'Duplicate schedule labels in {labels}; name them with LABEL=SPEC')
         self.solvers = list(solvers)
-        self.nfes = sorted(set(parse_int_list(nfes)))
+        try:
+            self.nfes = sorted(set(int(n) for n in dnnlib.util.parse_int_list(nfes)))
+        except (ValueError, AttributeError):
+            raise dnnlib.UserError(f'Cannot parse --nfe "{nfes}"; use e.g. 5,9,13 or 3-7') from None
         self.seed_sets = seed_sets(num, num_seed_sets, first_seed)
         self.batch = batch
         self.learn_seed = learn_seed
