@@ -13,13 +13,6 @@ from art import analytic
 from art.builtin import list_builtins, load_builtin
 from art.metrics import w2_gauss_euler
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 #----------------------------------------------------------------------------
 
 def test_gauss1d_interface_and_denoiser():

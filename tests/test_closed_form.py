@@ -15,13 +15,6 @@ from art.metrics import rms_error, w2_gauss_euler
 
 PAPER_ART_RL = {2: .345, 5: .149, 10: .079, 20: .042, 50: .020, 100: .013}
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 #----------------------------------------------------------------------------
 
 def _analytic_grid(K, T=3.0):

@@ -23,16 +23,6 @@ from art import compare_lib
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 #----------------------------------------------------------------------------
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread avoids thread-pool overhead on a busy 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-#----------------------------------------------------------------------------
 # NFE -> steps (art-paper §2.7: Heun NFE = 2K-1, Euler NFE = K).
 
 def test_nfe_to_steps():
@@ -280,8 +270,6 @@ def test_compare_torchrun_two_ranks(tmp_path):
     assert set(two['cells']) == set(one['cells'])
     for key, cell in one['cells'].items():
         assert two['cells'][key]['rms'] == pytest.approx(cell['rms'], rel=1e-9)
-
-#----------------------------------------------------------------------------
 
 #----------------------------------------------------------------------------
 # --preset=default: its values fill the options not given; explicit options win; its assets exist.

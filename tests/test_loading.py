@@ -18,16 +18,6 @@ from torch_utils import loading, persistence
 from training import loss, networks
 
 #----------------------------------------------------------------------------
-# One intra-op thread: tiny convolutions are slower with more threads on a loaded 2-core machine.
-
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-#----------------------------------------------------------------------------
 # A pickle written the way EDM's training loop writes snapshots (spec §4.1).
 
 SMALL_SONGUNET = dict(img_resolution=8, img_channels=3, label_dim=4, model_type='SongUNet', model_channels=16,

@@ -12,13 +12,6 @@ import torch
 
 from art import objective
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 #----------------------------------------------------------------------------
 # A Gaussian N(0, s_d² I) denoiser written independently of art.analytic.
 

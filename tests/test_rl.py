@@ -18,13 +18,6 @@ from art.metrics import w2_gauss_euler
 
 PAPER_ART_RL = {2: .345, 5: .149, 10: .079, 20: .042, 50: .020, 100: .013}   # v1 Table 1, ART-RL row
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 #----------------------------------------------------------------------------
 
 def test_gauss1d_matches_paper_row(tmp_path):

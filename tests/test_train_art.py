@@ -7,19 +7,10 @@ import json
 import os
 
 import numpy as np
-import pytest
-import torch
 from click.testing import CliRunner
 
 import train_art
 from art import schedules
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 def _run(args):
     return CliRunner().invoke(train_art.main, args, catch_exceptions=False)
