@@ -270,6 +270,7 @@ def run(opts):
     # Train.
     try:
         training_loop.training_loop(**c)
+        dist.barrier() # all ranks finish together before the process group is torn down
     finally:
         if logger is not None:
             logger.close()

@@ -7,6 +7,7 @@ Deliberate deviation from EDM: `init()` works as a plain single process (no torc
 group: rank 0 of 1) and picks the backend from the device, NCCL on CUDA and gloo on CPU, so that
 `torchrun --nproc_per_node=2 generate.py --device=cpu ...` works on CPU-only hosts."""
 
+import atexit
 import os
 
 import torch
@@ -46,6 +47,7 @@ def init(device=None):
         backend = 'nccl' if device.type == 'cuda' and torch.distributed.is_nccl_available() else 'gloo'
         torch.distributed.init_process_group(backend=backend, init_method='env://')
         _owns_group = True
+        atexit.register(destroy) # tear the group down before interpreter shutdown (gloo may abort otherwise)
 
     sync_device = torch.device('cuda', torch.cuda.current_device()) if device.type == 'cuda' and get_world_size() > 1 else None
     training_stats.init_multiprocessing(rank=get_rank(), sync_device=sync_device)
