@@ -9,23 +9,10 @@ import pytest
 import torch
 
 from art import heun_objective as ho
+from gauss_net import Gauss
 
 #----------------------------------------------------------------------------
 # Analytic denoisers written here (independent of art.analytic).
-
-class Gauss(torch.nn.Module):
-    """Data N(0, s^2) per dimension: D = x s^2 / (s^2 + sigma^2)."""
-    def __init__(self, s=1.0, res=1):
-        super().__init__()
-        self.s, self.img_resolution, self.img_channels, self.label_dim = s, res, 1, 0
-        self.sigma_min, self.sigma_max, self.sigma_data = 0.002, 80.0, s
-    def round_sigma(self, sigma):
-        return torch.as_tensor(sigma)
-    def forward(self, x, sigma, class_labels=None):
-        sigma = torch.as_tensor(sigma, dtype=x.dtype).reshape(-1, *([1] * (x.ndim - 1)))
-        return x * self.s ** 2 / (self.s ** 2 + sigma ** 2)
-
-#----------------------------------------------------------------------------
 
 class Mix1d(torch.nn.Module):
     """1-D two-component mixture 0.5 N(-m, v) + 0.5 N(m, v): exact posterior mean."""

@@ -11,22 +11,10 @@ import pytest
 import torch
 
 from art import peers
+from gauss_net import Gauss
 
 #----------------------------------------------------------------------------
 
-class Gauss(torch.nn.Module):
-    """Data N(0, s^2) per dimension: D = x s^2 / (s^2 + sigma^2)."""
-    def __init__(self, s=0.5, res=2):
-        super().__init__()
-        self.s, self.img_resolution, self.img_channels, self.label_dim = s, res, 1, 0
-        self.sigma_min, self.sigma_max, self.sigma_data = 0.002, 80.0, s
-    def round_sigma(self, sigma):
-        return torch.as_tensor(sigma)
-    def forward(self, x, sigma, class_labels=None):
-        sigma = torch.as_tensor(sigma, dtype=x.dtype).reshape(-1, *([1] * (x.ndim - 1)))
-        return x * self.s ** 2 / (self.s ** 2 + sigma ** 2)
-
-#----------------------------------------------------------------------------
 
 def _path_cost(C, path, coeff):
     return sum(coeff ** m * C[a, b] for m, (a, b) in enumerate(zip(path[:-1], path[1:])))
