@@ -12,9 +12,17 @@ import torch
 from torch_utils import persistence
 
 #----------------------------------------------------------------------------
-# Loss of the variance preserving (VP) formulation (Song et al., ICLR 2021).
+# The part all three losses share, after sigma is drawn: augment, add noise, weighted L2 of D.
+
+def _weighted_denoising_loss(net, images, labels, augment_pipe, sigma, weight):
+    y, augment_labels = augment_pipe(images) if augment_pipe is not None else (images, None)
+    n = torch.randn_like(y) * sigma
+    D_yn = net(y + n, sigma, labels, augment_labels=augment_labels)
+    return weight * ((D_yn - y) ** 2)
 
 #----------------------------------------------------------------------------
+# Loss of the variance preserving (VP) formulation (Song et al., ICLR 2021).
+
 @persistence.persistent_class
 class VPLoss:
     def __init__(self, beta_d=19.9, beta_min=0.1, epsilon_t=1e-5):
@@ -26,11 +34,7 @@ class VPLoss:
         rnd_uniform = torch.rand([images.shape[0], 1, 1, 1], device=images.device)
         sigma = self.sigma(1 + rnd_uniform * (self.epsilon_t - 1))
         weight = 1 / sigma ** 2
-        y, augment_labels = augment_pipe(images) if augment_pipe is not None else (images, None)
-        n = torch.randn_like(y) * sigma
-        D_yn = net(y + n, sigma, labels, augment_labels=augment_labels)
-        loss = weight * ((D_yn - y) ** 2)
-        return loss
+        return _weighted_denoising_loss(net, images, labels, augment_pipe, sigma, weight)
 
     def sigma(self, t):
         t = torch.as_tensor(t)
@@ -39,7 +43,6 @@ class VPLoss:
 #----------------------------------------------------------------------------
 # Loss of the variance exploding (VE) formulation (Song et al., ICLR 2021).
 
-#----------------------------------------------------------------------------
 @persistence.persistent_class
 class VELoss:
     def __init__(self, sigma_min=0.02, sigma_max=100):
@@ -50,17 +53,12 @@ class VELoss:
         rnd_uniform = torch.rand([images.shape[0], 1, 1, 1], device=images.device)
         sigma = self.sigma_min * ((self.sigma_max / self.sigma_min) ** rnd_uniform)
         weight = 1 / sigma ** 2
-        y, augment_labels = augment_pipe(images) if augment_pipe is not None else (images, None)
-        n = torch.randn_like(y) * sigma
-        D_yn = net(y + n, sigma, labels, augment_labels=augment_labels)
-        loss = weight * ((D_yn - y) ** 2)
-        return loss
+        return _weighted_denoising_loss(net, images, labels, augment_pipe, sigma, weight)
 
 #----------------------------------------------------------------------------
 # Improved loss function proposed in the EDM paper: ln(sigma) ~ N(P_mean, P_std^2),
 # weight lambda(sigma) = (sigma^2 + sigma_data^2) / (sigma * sigma_data)^2.
 
-#----------------------------------------------------------------------------
 @persistence.persistent_class
 class EDMLoss:
     def __init__(self, P_mean=-1.2, P_std=1.2, sigma_data=0.5):
@@ -72,10 +70,6 @@ class EDMLoss:
         rnd_normal = torch.randn([images.shape[0], 1, 1, 1], device=images.device)
         sigma = (rnd_normal * self.P_std + self.P_mean).exp()
         weight = (sigma ** 2 + self.sigma_data ** 2) / (sigma * self.sigma_data) ** 2
-        y, augment_labels = augment_pipe(images) if augment_pipe is not None else (images, None)
-        n = torch.randn_like(y) * sigma
-        D_yn = net(y + n, sigma, labels, augment_labels=augment_labels)
-        loss = weight * ((D_yn - y) ** 2)
-        return loss
+        return _weighted_denoising_loss(net, images, labels, augment_pipe, sigma, weight)
 
 #----------------------------------------------------------------------------
