@@ -122,29 +122,26 @@ def make_cache_dir_path(*paths: str) -> str:
 #----------------------------------------------------------------------------
 # Small formatting / interaction helpers.
 
+def _time_units(seconds):
+    s = int(np.rint(seconds))
+    return s // 86400, (s // 3600) % 24, (s // 60) % 60, s % 60, s
+
 def format_time(seconds: Union[int, float]) -> str:
     """'Ns', 'Mm SSs', 'Hh MMm SSs' or 'Dd HHh MMm'."""
-    s = int(np.rint(seconds))
+    d, h, m, sec, s = _time_units(seconds)
     if s < 60:
         return f'{s}s'
     if s < 60 * 60:
-        return f'{s // 60}m {s % 60:02d}s'
+        return f'{s // 60}m {sec:02d}s'
     if s < 24 * 60 * 60:
-        return f'{s // 3600}h {(s // 60) % 60:02d}m {s % 60:02d}s'
-    return f'{s // 86400}d {(s // 3600) % 24:02d}h {(s // 60) % 60:02d}m'
+        return f'{s // 3600}h {m:02d}m {sec:02d}s'
+    return f'{d}d {h:02d}h {m:02d}m'
 
 #----------------------------------------------------------------------------
 
 def format_time_brief(seconds: Union[int, float]) -> str:
-    """Two most significant units: 'Ns', 'Mm SSs', 'Hh MMm', 'Dd HHh'."""
-    s = int(np.rint(seconds))
-    if s < 60:
-        return f'{s}s'
-    if s < 60 * 60:
-        return f'{s // 60}m {s % 60:02d}s'
-    if s < 24 * 60 * 60:
-        return f'{s // 3600}h {(s // 60) % 60:02d}m'
-    return f'{s // 86400}d {(s // 3600) % 24:02d}h'
+    """The two most significant units of format_time(): 'Ns', 'Mm SSs', 'Hh MMm', 'Dd HHh'."""
+    return ' '.join(format_time(seconds).split(' ')[:2])
 
 #----------------------------------------------------------------------------
 
