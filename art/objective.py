@@ -30,6 +30,7 @@ returns (D, F, Q) from the evaluations the JVP needs anyway (used by art.rl / ar
 import time
 import warnings
 import weakref
+from copy import deepcopy
 
 import torch
 
@@ -89,7 +90,26 @@ def _jvp_backward(net, x, sigma, v_x, class_labels):
         (dD,) = torch.autograd.grad(inner, u, allow_unused=True)
     return D.detach(), (torch.zeros_like(D) if dD is None else dD.detach())
 
-def _jvp_fd(net, x, sigma, v_x, class_labels, fd_eps=1e-3):
+_float64_copies = weakref.WeakKeyDictionary()  # net -> its float64 copy (networks with float64_ok = True)
+
+def _fd_network(net):
+    """The network the finite differences evaluate: a cached float64 copy when the class says its
+    forward honours float64 weights (float64_ok, e.g. training.dit.DiTPrecond), else `net` itself.
+    In float32 a central difference of a ReLU network cannot get below ~1e-2 relative error: round-off
+    dominates for small steps and the activation kinks inside the step for large ones."""
+    if not (isinstance(net, torch.nn.Module) and getattr(net, 'float64_ok', False)):
+        return net
+    if all(p.dtype == torch.float64 for p in net.parameters()):
+        return net
+    copy = _float64_copies.get(net)
+    if copy is None:
+        copy = _float64_copies[net] = deepcopy(net).to(torch.float64).eval().requires_grad_(False)
+    return copy
+
+def _jvp_fd(net, x, sigma, v_x, class_labels, fd_eps=None):
+    net = _fd_network(net)
+    if fd_eps is None:  # relative step: ~eps^(1/3) of the evaluation precision
+        fd_eps = 1e-6 if getattr(net, 'float64_ok', False) else 1e-3
     h = fd_eps * sigma
     hb = _bcast(h, x)
     with torch.no_grad():
@@ -102,7 +122,7 @@ _JVP = {'forward': _jvp_forward, 'backward': _jvp_backward, 'fd': _jvp_fd}
 #----------------------------------------------------------------------------
 # (D, F, Q) at (x, σ).
 
-def field_and_curvature(net, x, sigma, class_labels=None, backend='auto', D=None, fd_eps=1e-3):
+def field_and_curvature(net, x, sigma, class_labels=None, backend='auto', D=None, fd_eps=None):
     """Return (D, F, Q): the denoiser output, F = (x - D)/σ and Q = -(1/σ) J_D·(F, 1), all shaped like x.
 
     `sigma` may be a float, a 0-dim or a [B] tensor (> 0). `D` may be passed when already known."""
@@ -160,7 +180,7 @@ def auto_backend(net):
 #----------------------------------------------------------------------------
 # Q alone.
 
-def curvature(net, x, sigma, class_labels=None, backend='auto', fd_eps=1e-3):
+def curvature(net, x, sigma, class_labels=None, backend='auto', fd_eps=None):
     """Trajectory curvature Q(x; σ) = -(1/σ) dD/dσ along the PF-ODE (art-paper §1.3), shaped like x."""
     return field_and_curvature(net, x, sigma, class_labels, backend=backend, fd_eps=fd_eps)[2]
 

@@ -114,6 +114,8 @@ class DiT(torch.nn.Module):
 #----------------------------------------------------------------------------
 @persistence.persistent_class
 class DiTPrecond(torch.nn.Module):
+    float64_ok = True  # a .double() copy computes in float64 (art.objective's finite differences use one)
+
     def __init__(self,
         img_resolution  = 28,           # Image resolution.
         img_channels    = 1,            # Number of color channels.
@@ -136,18 +138,20 @@ class DiTPrecond(torch.nn.Module):
     def forward(self, x, sigma, class_labels=None, force_fp32=False, **model_kwargs):
         # class_labels: one-hot float [B, label_dim] (argmax -> class index) or integer indices [B].
         # Extra kwargs (e.g. augment_labels=None from the training losses) are accepted and ignored.
-        x = x.to(torch.float32)
+        p = next(self.parameters(), None)
+        dtype = torch.float64 if (p is not None and p.dtype == torch.float64) else torch.float32  # float64 copy: see float64_ok
+        x = x.to(dtype)
         if class_labels is None:
             raise ValueError('This DiT is always class-conditional: pass class_labels (one-hot [B, 10] or int [B])')
         labels = class_labels.reshape(-1, self.label_dim).argmax(dim=1) if class_labels.is_floating_point() else class_labels.reshape(-1).to(torch.int64)
         labels = labels.to(x.device).expand(x.shape[0]) if labels.numel() == 1 else labels.to(x.device)
-        sigma = sigma.to(torch.float32).reshape(-1, 1, 1, 1)
+        sigma = sigma.to(dtype).reshape(-1, 1, 1, 1)
         c_skip = self.sigma_data ** 2 / (sigma ** 2 + self.sigma_data ** 2)
         c_out = sigma * self.sigma_data / (sigma ** 2 + self.sigma_data ** 2).sqrt()
         c_in = 1 / (self.sigma_data ** 2 + sigma ** 2).sqrt()
         c_noise = (sigma.log() / 4).flatten().expand(x.shape[0]) if sigma.numel() == 1 else (sigma.log() / 4).flatten()
         F_x = self.model(c_in * x, c_noise, labels)
-        return c_skip * x + c_out * F_x.to(torch.float32)
+        return c_skip * x + c_out * F_x.to(dtype)
 
     def round_sigma(self, sigma):
         return torch.as_tensor(sigma)
