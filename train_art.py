@@ -21,12 +21,16 @@ from torch_utils.loading import load_network
 #----------------------------------------------------------------------------
 # Learners: name -> fn(net, K, opts) -> schedule dict (sigmas + metadata). Extend here.
 
+RL_FLAGS = ('iters', 'batch', 'lam', 'lr', 'lr_critic', 'lr_gamma', 'augmented', 'critic_warmup', 'time_map', 'step_cost',
+            'std_cap', 'init', 'q_scale')
+
 def _learn_rl(net, num_steps, opts):
     from art import rl # pylint: disable=import-outside-toplevel
-    return rl.train(net, num_steps, iters=opts.iters, batch=opts.batch, lam=opts.lam, lr=opts.lr, lr_gamma=opts.lr_gamma,
-        init=opts.init, q_scale=opts.q_scale, q_backend=opts.q_backend, sigma_min=opts.sigma_min, sigma_max=opts.sigma_max,
+    kwargs = dict(rl.PAPER) if opts.preset == 'paper' else {}
+    kwargs.update({k: opts[k] for k in RL_FLAGS if opts.get(k) is not None})  # flags given on the command line win
+    return rl.train(net, num_steps, q_backend=opts.q_backend, sigma_min=opts.sigma_min, sigma_max=opts.sigma_max,
         rl_steps=opts.rl_steps, seed=opts.seed, device=opts.device, checkpoint=opts.out + '.ckpt.pt', resume=opts.resume,
-        log_path=opts.out + '.log.jsonl', network_name=opts.network, progress=True, running_cost=opts.get('running_cost', 'euler'))
+        log_path=opts.out + '.log.jsonl', network_name=opts.network, progress=True, running_cost=opts.get('running_cost', 'euler'), **kwargs)
 
 def _learn_closed_form(net, num_steps, opts):
     from art import closed_form # pylint: disable=import-outside-toplevel
@@ -81,14 +85,21 @@ def save_plot(path, sched, num_steps):
 @click.option('--method',                 help='How to learn the grid',                                    type=click.Choice(sorted(METHODS)), default='rl', show_default=True)
 @click.option('--solver',                 help='Solver the grid is for (solver-aware methods)',            type=click.Choice(['heun', 'euler']), default='heun', show_default=True)
 @click.option('--out',                    help='Output schedule file (.json); the plot goes next to it',   metavar='FILE', type=str, required=True)
-@click.option('--iters',                  help='ART-RL iterations',                                        metavar='INT', type=click.IntRange(min=0), default=1000, show_default=True)
-@click.option('--batch',                  help='ART-RL trajectories per iteration',                        metavar='INT', type=click.IntRange(min=1), default=16, show_default=True)
-@click.option('--lam',                    help='Policy noise level lambda',                                metavar='FLOAT', type=click.FloatRange(min=0), default=0.1, show_default=True)
-@click.option('--lr',                     help='Adam learning rate (actor and critic)',                    metavar='FLOAT', type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True)
-@click.option('--lr-gamma', 'lr_gamma',   help='Dual step on the relative budget error',                   metavar='FLOAT', type=click.FloatRange(min=0), default=0.03, show_default=True)
+@click.option('--preset',                 help='ART-RL settings: this project\'s defaults or the paper\'s', type=click.Choice(['default', 'paper']), default='default', show_default=True)
+@click.option('--iters',                  help='ART-RL iterations [default: 3000]',                        metavar='INT', type=click.IntRange(min=0), default=None)
+@click.option('--batch',                  help='ART-RL trajectories per iteration [default: 64]',          metavar='INT', type=click.IntRange(min=1), default=None)
+@click.option('--lam',                    help='Policy noise level lambda [default: 0.1]',                 metavar='FLOAT', type=click.FloatRange(min=0), default=None)
+@click.option('--lr',                     help='Actor Adam learning rate [default: 1e-4]',                 metavar='FLOAT', type=click.FloatRange(min=0, min_open=True), default=None)
+@click.option('--lr-critic', 'lr_critic', help='Critic Adam learning rate [default: 1e-3]',                metavar='FLOAT', type=click.FloatRange(min=0, min_open=True), default=None)
+@click.option('--lr-gamma', 'lr_gamma',   help='Dual step on the relative budget error [default: 0.03]',   metavar='FLOAT', type=click.FloatRange(min=0), default=None)
+@click.option('--augmented',              help='Augmented-Lagrangian weight c; 0 = dual only [default: 100]', metavar='FLOAT', type=click.FloatRange(min=0), default=None)
+@click.option('--critic-warmup', 'critic_warmup', help='Critic-only iterations first [default: 200]',     metavar='INT', type=click.IntRange(min=0), default=None)
+@click.option('--time-map', 'time_map',   help='RL clock: sigma = sigma_max (1-psi)^7 or T - psi [default: rho]', type=click.Choice(['rho', 'linear']), default=None)
+@click.option('--step-cost', 'step_cost', help='Step cost: Simpson over the step or left point [default: simpson]', type=click.Choice(['simpson', 'left']), default=None)
+@click.option('--std-cap', 'std_cap',     help='Exploration std <= STD_CAP x mean [default: 0.3]',          metavar='FLOAT', type=click.FloatRange(min=0, min_open=True), default=None)
 @click.option('--rl-steps', 'rl_steps',   help='Resolution of the RL clock [default: K]',                  metavar='INT', type=click.IntRange(min=1), default=None)
-@click.option('--init',                   help='Initial policy mean',                                      type=click.Choice(['edm', 'uniform']), default='edm', show_default=True)
-@click.option('--q-scale', 'q_scale',     help='|Q| normalisation',                                        type=click.Choice(['auto', 'dim', 'none']), default='auto', show_default=True)
+@click.option('--init',                   help='Initial policy mean [default: edm]',                       type=click.Choice(['edm', 'uniform']), default=None)
+@click.option('--q-scale', 'q_scale',     help='|Q| normalisation [default: auto]',                        type=click.Choice(['auto', 'dim', 'none']), default=None)
 @click.option('--q-backend', 'q_backend', help='JVP backend for Q',                                        type=click.Choice(['auto', 'forward', 'backward', 'fd']), default='auto', show_default=True)
 @click.option('--trajectories',           help='Closed form: PF-ODE trajectories for E|Q|',                metavar='INT', type=click.IntRange(min=1), default=128, show_default=True)
 @click.option('--sigma_min',              help='Lowest noise level [default: the network\'s]',             metavar='FLOAT', type=click.FloatRange(min=0, min_open=True), default=None)
@@ -117,8 +128,8 @@ def main(**opts):
     python train_art.py --network=builtin:mnist-dit --method=gits --steps=7 --out=gits7.json
 
     \b
-    # The paper's 1-D study (sigma(t) = t, T = 3), paper optimiser settings
-    python train_art.py --network=builtin:gauss1d --steps=10 --init=uniform --q-scale=none --lr=1e-4 --iters=5000 --batch=1 --out=g10.json
+    # The paper's 1-D study (sigma(t) = t, T = 3) with the paper's Algorithm 1 settings
+    python train_art.py --network=builtin:gauss1d --steps=10 --preset=paper --out=g10.json
     """
     opts = dnnlib.EasyDict(opts)
     try:

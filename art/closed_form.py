@@ -72,9 +72,8 @@ def nodes_from_profile(sigma_fine, qbar, num_steps, sigma_min, sigma_max):
     targets = np.arange(num_steps) / num_steps * u_total
     # invert on the descending arrays: u_from_top increases as sigma decreases
     nodes = np.interp(targets, u_from_top[::-1], s[::-1])
-    problem_T = float(sigma_max)
-    psi = np.concatenate([problem_T - nodes, [problem_T]])
-    return rl.sigmas_from_psi(psi, problem_T, sigma_min)
+    nodes[0] = float(sigma_max)
+    return rl.sigmas_from_nodes(nodes, sigma_min)
 
 #----------------------------------------------------------------------------
 # Entry point (compare.py, train_art.py).

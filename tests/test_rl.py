@@ -2,8 +2,9 @@
 # Copyright (c) 2026 The ART-EDM authors. Released under the MIT License (see LICENSE).
 
 """Tests for art.rl (ART-RL, art-paper §2): the 1-D acceptance against v1 Table 1 with the exact Euler
-W2 (art-paper §1.5), checkpoint/resume, the NaN guard, the JSON-lines log, the grid guards, and the
-experimental options (std cap, antithetic pairs, TD normalisation; see art/rl.py)."""
+W2 (art-paper §1.5) under the paper's settings, checkpoint/resume, the NaN guard, the JSON-lines log,
+the grid guards, the rho clock, the Simpson step cost and the augmented Lagrangian (see art/rl.py).
+The gmm-digits acceptance (3,000 iterations) is a benchmark: bench/bench_art.py."""
 
 import json
 
@@ -24,10 +25,10 @@ def test_gauss1d_matches_paper_row(tmp_path):
     """One ART-RL run on a 10-step clock (paper init theta = 1, raw |Q|, B = 64); the K-step grids are
     read off the learned time change psi(t). Exact W2 <= paper's ART-RL row + 0.005 at every K."""
     net = load_builtin('gauss1d')
-    sched = rl.train(net, 10, rl_steps=10, iters=1500, batch=64, lr=1e-3, lr_gamma=0.03, init='uniform', q_scale='none',
-        q_backend='fd', distil_batch=64, seed=0, progress=False, log_path=str(tmp_path / 'log.jsonl'))
-    problem = rl.ARTProblem(net, 10)
-    w2 = {K: w2_gauss_euler(problem.grid_from_theta(sched['theta_rl'], K)[0]) for K in PAPER_ART_RL}
+    settings = dict(rl.PAPER, iters=1500, batch=64, lr=1e-3, lr_gamma=0.03)  # the paper's Algorithm 1, more trajectories
+    sched = rl.train(net, 10, rl_steps=10, q_backend='fd', distil_batch=64, seed=0, progress=False,
+        log_path=str(tmp_path / 'log.jsonl'), **settings)
+    w2 = {K: w2_gauss_euler(rl.schedule_grid(sched, K)) for K in PAPER_ART_RL}
     print('ART-RL W2:', {K: round(v, 4) for K, v in w2.items()})
     for K, ref in PAPER_ART_RL.items():
         assert w2[K] <= ref + 0.005, (K, w2[K])
@@ -40,7 +41,7 @@ def test_gauss1d_matches_paper_row(tmp_path):
 
 def test_checkpoint_resume_is_exact(tmp_path):
     net = load_builtin('gauss1d')
-    kw = dict(batch=8, lr=1e-3, init='uniform', q_backend='fd', distil_batch=8, progress=False, checkpoint_every=3)
+    kw = dict(batch=8, lr=1e-3, init='uniform', q_backend='fd', distil_batch=8, progress=False, checkpoint_every=3, critic_warmup=2)
     full = rl.train(net, 4, iters=6, checkpoint=str(tmp_path / 'a.pt'), **kw)
     rl.train(net, 4, iters=3, checkpoint=str(tmp_path / 'b.pt'), log_path=str(tmp_path / 'b.jsonl'), **kw)
     resumed = rl.train(net, 4, iters=6, checkpoint=str(tmp_path / 'b.pt'), resume=True, log_path=str(tmp_path / 'b.jsonl'), **kw)
@@ -92,27 +93,60 @@ def test_policy_var_std_cap():
     np.testing.assert_allclose(rl.policy_var(q, m, lam, eps, cap).numpy(), expect, rtol=1e-12)
     np.testing.assert_allclose(rl.policy_var(q, m, lam, eps).numpy(), lam / np.maximum(q.numpy(), eps), rtol=1e-12)
 
-def test_antithetic_rollout_pairs():
-    """Antithetic pairs share x_0, so at k = 0 they share q and m and their noises cancel."""
+def test_rho_clock_maps_and_edm_init():
+    """sigma = sigma_max (1 - psi)^7 on a unit clock; its inverse; EDM's grid as the initial clock speeds;
+    the grid of a time change read off at another K through the same map."""
     net = load_builtin('gauss1d')
-    problem = rl.ARTProblem(net, 4)
-    actor = rl.MLP(3, 16, zero_last=True)
-    ro = rl.rollout(problem, actor, problem.base_theta('uniform'), 6, torch.Generator().manual_seed(0),
-        q_scale=1.0, std_cap=0.3, antithetic=True)
-    np.testing.assert_allclose(ro.q[0, :3].numpy(), ro.q[0, 3:].numpy(), rtol=1e-12)
-    np.testing.assert_allclose((ro.theta[0, :3] + ro.theta[0, 3:]).numpy(), 2 * ro.mean[0, :3].numpy(), rtol=1e-9)
-    assert np.all(ro.var.sqrt().numpy() <= 0.3 * ro.mean.numpy() * (1 + 1e-9))
-    assert not np.allclose(ro.q[0, :3].numpy(), ro.q[0, 3:].numpy()[::-1])  # distinct x_0 across pairs
+    problem = rl.ARTProblem(net, 6, time_map='rho')
+    psi = torch.linspace(0, 1, 7, dtype=torch.float64)
+    np.testing.assert_allclose(problem.sigma_of(psi).numpy(), 3.0 * (1 - psi.numpy()) ** 7, rtol=1e-12)
+    np.testing.assert_allclose(problem.psi_of(problem.sigma_of(psi)).numpy(), psi.numpy(), atol=1e-12)
+    h = 1e-6  # |dsigma/dpsi| by central differences
+    fd = (problem.sigma_of(psi[1:-1] - h) - problem.sigma_of(psi[1:-1] + h)) / (2 * h)
+    np.testing.assert_allclose(problem.dsigma_dpsi(psi[1:-1]).numpy(), fd.numpy(), rtol=1e-6)
+    from art.schedules import get_sigmas
+    edm = get_sigmas('edm', 6, sigma_min=0.002, sigma_max=3.0).numpy()
+    np.testing.assert_allclose(problem.grid_from_theta(problem.base_theta('edm').numpy())[0], edm, rtol=1e-9)
+    # A uniform clock gives sigma_i = sigma_max (1 - i/K)^7 for every K (nodes below sigma_min raised to it).
+    for K in (3, 6, 10):
+        sig = rl.clock_grid(np.ones(6), K, 'rho', 0.002, 3.0)[0]
+        raw = 3.0 * (1 - np.arange(K) / K) ** 7
+        np.testing.assert_allclose(sig[:-1][raw > 0.01], raw[raw > 0.01], rtol=1e-9)
+        assert sig[-1] == 0 and np.all(sig[:-1] >= 0.002) and np.all(np.diff(sig) < 0)
 
-def test_experimental_options_resume(tmp_path):
-    """All experimental options together: a valid grid, exact resume (the td_norm state is checkpointed)."""
+def test_simpson_step_cost_matches_quadrature():
+    """'simpson': q̃_k = (q_k + 4 q(half step) + q_k+1) / 6 along the executed step; on gauss1d with
+    uniform speeds every state is known in closed form (x(sigma) = x_0 sqrt(1 + sigma²) / sqrt(1 + T²)
+    only for the exact flow, so here the Euler states are recomputed independently)."""
     net = load_builtin('gauss1d')
-    kw = dict(batch=8, init='uniform', q_backend='fd', distil_batch=8, progress=False, checkpoint_every=3, std_cap=0.1,
-        td_norm=True, critic_q=True, critic_steps=2, antithetic=True, actor_gain=5.0, step_cost='geometric')
-    full = rl.train(net, 4, iters=6, checkpoint=str(tmp_path / 'a.pt'), **kw)
-    rl.train(net, 4, iters=3, checkpoint=str(tmp_path / 'b.pt'), **kw)
-    resumed = rl.train(net, 4, iters=6, checkpoint=str(tmp_path / 'b.pt'), resume=True, **kw)
-    assert resumed['sigmas'] == full['sigmas']
+    problem = rl.ARTProblem(net, 3, q_backend='forward')
+    actor = rl.MLP(3, 16, zero_last=True)
+    ro = rl.rollout(problem, actor, problem.base_theta('uniform'), 4, torch.Generator().manual_seed(0), stochastic=False, step_cost='simpson')
+    x0 = torch.randn([4, 1, 1, 1], generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 3.0
+    qf = lambda x, s: (x / (1 + s ** 2) ** 2).abs().flatten()          # |Q| of N(0,1) data (art-paper §1.3)
+    x, s = x0, 3.0
+    for k in range(3):                                                 # sigma 3 -> 2 -> 1 -> 0, Euler in sigma
+        F = x * s / (1 + s ** 2)
+        x_mid = x - 0.5 * F
+        x_next = x - F
+        s_q = max(s - 1.0, 0.002)
+        want = (qf(x, s) + 4 * qf(x_mid, s - 0.5) + qf(x_next, s_q)) / 6
+        np.testing.assert_allclose(ro.q_step[k].numpy(), want.numpy(), rtol=1e-9)
+        np.testing.assert_allclose(ro.q[k].numpy(), qf(x, s).numpy(), rtol=1e-9)
+        x, s = x_next, s - 1.0
+
+def test_augmented_lagrangian_meets_budget_and_resumes(tmp_path):
+    """The default settings (rho clock, Simpson, augmented Lagrangian, critic warm-up) on gauss1d: the
+    policy's budget ends near T, resume is exact, unknown step costs are refused."""
+    net = load_builtin('gauss1d')
+    kw = dict(batch=16, q_backend='fd', distil_batch=8, progress=False, checkpoint_every=10, critic_warmup=5, iters=40)
+    full = rl.train(net, 4, checkpoint=str(tmp_path / 'a.pt'), log_path=str(tmp_path / 'a.jsonl'), **kw)
+    log = [json.loads(line) for line in open(tmp_path / 'a.jsonl')]
+    assert abs(log[-1]['budget_minus_T']) < 0.05 and log[-1]['gamma'] != log[4]['gamma'] == log[0]['gamma']
+    rl.train(net, 4, checkpoint=str(tmp_path / 'b.pt'), **dict(kw, iters=20))
+    resumed = rl.train(net, 4, checkpoint=str(tmp_path / 'b.pt'), resume=True, **kw)
+    assert resumed['sigmas'] == full['sigmas'] and resumed['theta_clock'] == full['theta_clock']
     assert np.all(np.diff(full['sigmas']) < 0) and full['sigmas'][-1] == 0
+    assert full['settings']['time_map'] == 'rho' and rl.schedule_grid(full, 4).tolist() == full['sigmas']
     with pytest.raises(dnnlib.UserError, match='step cost'):
         rl.train(net, 4, iters=1, step_cost='midpoint', progress=False)

@@ -43,6 +43,23 @@ def test_rl_cli_and_resume(tmp_path):
     assert r.exit_code == 0, r.output
     assert [json.loads(line)['iter'] for line in open(str(out) + '.log.jsonl')] == list(range(6))
 
+def test_rl_cli_presets_and_flags(tmp_path):
+    """--preset=paper gives the paper's Algorithm 1 settings (art.rl.PAPER); flags given explicitly win."""
+    from art import rl
+    base = ['--network=builtin:gauss1d', '--method=rl', '--steps=3', '--q-backend=fd', '--iters=2', '--device=cpu']
+    r = _run(base + ['--preset=paper', f'--out={tmp_path}/p.json'])
+    assert r.exit_code == 0, r.output
+    st = schedules.load_schedule(f'{tmp_path}/p.json')['settings']
+    assert {k: st[k] for k in rl.PAPER if k != 'iters'} == {k: v for k, v in rl.PAPER.items() if k != 'iters'} and st['iters'] == 2
+    r = _run(base + ['--preset=paper', '--time-map=rho', '--step-cost=simpson', '--augmented=10', '--batch=4', f'--out={tmp_path}/q.json'])
+    assert r.exit_code == 0, r.output
+    st = schedules.load_schedule(f'{tmp_path}/q.json')['settings']
+    assert (st['time_map'], st['step_cost'], st['augmented'], st['batch'], st['lr']) == ('rho', 'simpson', 10.0, 4, rl.PAPER['lr'])
+    r = _run(base + [f'--out={tmp_path}/d.json'])
+    assert r.exit_code == 0, r.output
+    st = schedules.load_schedule(f'{tmp_path}/d.json')['settings']
+    assert (st['time_map'], st['step_cost'], st['batch'], st['augmented']) == ('rho', 'simpson', 64, 100.0)
+
 def test_user_errors(tmp_path):
     r = CliRunner().invoke(train_art.main, ['--network=builtin:nope', f'--out={tmp_path}/a.json', '--device=cpu'])
     assert r.exit_code != 0 and 'Unknown built-in network' in r.output and 'Traceback' not in r.output
