@@ -21,7 +21,7 @@ PRESETS = {
     # uniform and logsnr under Heun, on a fresh machine (no ../shared), in <= 10 minutes on 2 CPU cores.
     'default': dict(
         network='builtin:mnist',
-        schedules='edm,uniform,logsnr,art-rl=art-rl:iters=50:batch=8:lr=0.001:lr_gamma=0.03:distil_batch=8,'
+        schedules='edm,uniform,logsnr,art-rl=art-rl@10:iters=150:batch=8:critic_warmup=30:lr=0.0005:lr_critic=0.005:lr_gamma=0.1:distil_batch=8,'
                   'closed-form=closed-form:num_trajectories=32:fine_steps=64',
         solvers='heun',
         nfe='5,9,13,19',

@@ -86,7 +86,7 @@ def save_plot(path, sched, num_steps):
 @click.option('--solver',                 help='Solver the grid is for (solver-aware methods)',            type=click.Choice(['heun', 'euler']), default='heun', show_default=True)
 @click.option('--out',                    help='Output schedule file (.json); the plot goes next to it',   metavar='FILE', type=str, required=True)
 @click.option('--preset',                 help='ART-RL settings: this project\'s defaults or the paper\'s', type=click.Choice(['default', 'paper']), default='default', show_default=True)
-@click.option('--iters',                  help='ART-RL iterations [default: 3000]',                        metavar='INT', type=click.IntRange(min=0), default=None)
+@click.option('--iters',                  help='ART-RL iterations [default: 5000]',                        metavar='INT', type=click.IntRange(min=0), default=None)
 @click.option('--batch',                  help='ART-RL trajectories per iteration [default: 64]',          metavar='INT', type=click.IntRange(min=1), default=None)
 @click.option('--lam',                    help='Policy noise level lambda [default: 0.1]',                 metavar='FLOAT', type=click.FloatRange(min=0), default=None)
 @click.option('--lr',                     help='Actor Adam learning rate [default: 1e-4]',                 metavar='FLOAT', type=click.FloatRange(min=0, min_open=True), default=None)

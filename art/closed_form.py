@@ -73,7 +73,7 @@ def nodes_from_profile(sigma_fine, qbar, num_steps, sigma_min, sigma_max):
     # invert on the descending arrays: u_from_top increases as sigma decreases
     nodes = np.interp(targets, u_from_top[::-1], s[::-1])
     nodes[0] = float(sigma_max)
-    return rl.sigmas_from_nodes(nodes, sigma_min)
+    return schedules.sigmas_from_nodes(nodes, sigma_min)
 
 #----------------------------------------------------------------------------
 # Entry point (compare.py, train_art.py).

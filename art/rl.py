@@ -14,7 +14,8 @@ Per iteration n (B trajectories instead of the paper's one; sums are averaged ov
      pseudo-loss -Σ_k log pi(theta_k) sg(delta_k) (eq. 22b), one dual step on gamma (eq. 23).
 Distillation (§2.5): the policy means along the trajectories of the last distil_last (20 %) of the
 iterations, each sequence normalised to Σ_k theta_k Δt = T, averaged per step -> theta_bar -> psi(t)
-(piecewise linear) -> sigma_i = sigma(psi(i T / K)), i = 0..K, sigma_K = 0 (clock_grid; any K).
+(piecewise linear) -> sigma_i = sigma(psi(i T / K)), i = 0..K, sigma_K = 0, for any K: the schedule
+keeps the time change (`time_change`), and art.schedules reads other K off it (time_change_grid).
 PAPER holds the published settings (lam 0.1, eps 1e-6, Adam lr 1e-4, gamma step 1e-4, one trajectory,
 5,000 iterations, sigma = T - psi, left-point costs, 3-layer width-128 Softplus MLPs) and with them
 train() reproduces v1 Table 1 on builtin:gauss1d. On image-like models those settings do not learn
@@ -62,9 +63,9 @@ implementer decision on a point the paper leaves open (§4) and each a separate 
     the network); 'dim': c = 1; 'none': the raw Euclidean norm. A constant c changes neither the
     time-only optimum nor the grid.
   * Two time scales: Adam lr 1e-4 for the actor (the paper's), lr_critic = 1e-3, dual step 0.03 on
-    the relative budget error, B = 64, 3,000 iterations.
+    the relative budget error, B = 64, 5,000 iterations (the paper's N).
   * rl_steps sets the resolution of the RL clock (default K, the paper's per-K training); the grid for
-    any K is read off the learned time change psi(t) (clock_grid), so one run serves every K.
+    any K is read off the learned time change psi(t), so one run serves every K.
 """
 
 import json
@@ -81,8 +82,8 @@ from art import heun_objective, objective
 from art import schedules
 
 Q_SCALES = ('auto', 'dim', 'none')
-TIME_MAPS = ('linear', 'rho')
-RHO = 7.0  # time_map='rho': sigma = sigma_max (1 - psi)^7, on which EDM's grid is nearly uniform
+TIME_MAPS = schedules.TIME_MAPS
+RHO = schedules.RHO  # time_map='rho': sigma = sigma_max (1 - psi)^7, on which EDM's grid is nearly uniform
 INITS = ('edm', 'uniform')
 STEP_COSTS = ('left', 'simpson')
 
@@ -118,8 +119,9 @@ def log_ratio(out):
 # Problem setup shared by training, distillation and the closed form.
 
 class ARTProblem:
-    """Time mapping T = sigma_max, sigma = T - psi (art-paper §4 item 1), the K-step clock, the
-    features and one Euler step of the controlled dynamics (4)."""
+    """The time mapping (art-paper §4 item 1; 'linear': T = sigma_max, sigma = T - psi; 'rho': T = 1,
+    sigma = sigma_max (1 - psi)^7), the K-step clock, the features, F and q, and one Euler step of the
+    controlled dynamics (4)."""
 
     def __init__(self, net, num_steps, sigma_min=None, sigma_max=None, q_backend='auto', device='cpu', running_cost='euler',
                  time_map='linear'):
@@ -156,7 +158,7 @@ class ARTProblem:
 
     def sigma_of(self, psi):
         """Noise level at clock position psi in [0, T] (see sigma_of_u)."""
-        return sigma_of_u(psi / self.T, self.time_map, self.sigma_max)
+        return schedules.sigma_of_u(psi / self.T, self.time_map, self.sigma_max)
 
     def psi_of(self, sigma):
         """Inverse of sigma_of."""
@@ -204,52 +206,19 @@ class ARTProblem:
         psi = self.psi_of(schedules.get_sigmas('edm', self.K, sigma_min=self.sigma_min, sigma_max=self.sigma_max))
         return (psi[1:] - psi[:-1]) / self.dt
 
+    def time_change(self, theta_bar):
+        """The schedule-file record of a time change on this clock (art.schedules.time_change_grid)."""
+        return dict(theta=[float(v) for v in theta_bar], time_map=self.time_map, sigma_min=self.sigma_min, sigma_max=self.sigma_max)
+
     def grid_from_theta(self, theta_bar, num_steps=None):
-        """clock_grid on this problem's clock (K = the clock's number of steps by default)."""
-        return clock_grid(theta_bar, self.K if num_steps is None else num_steps, self.time_map, self.sigma_min, self.sigma_max)
+        """(sigmas [K+1], theta [K]) of the time change theta_bar on this clock, for K steps (default: the clock's)."""
+        return schedules.time_change_grid(self.time_change(theta_bar), self.K if num_steps is None else num_steps)
 
 #----------------------------------------------------------------------------
-# The time mapping (art-paper §4 item 1) and the grid of a time change (§1.2, §2.5).
-
-def sigma_of_u(u, time_map, sigma_max):
-    """Noise level at the relative clock position u = psi / T in [0, 1]: sigma_max (1 - u) ('linear':
-    sigma = T - psi with T = sigma_max, the paper's 1-D mapping) or sigma_max (1 - u)^rho ('rho': EDM's
-    rho = 7 curve, continued down to sigma = 0). Tensors stay tensors; anything else becomes numpy."""
-    if not torch.is_tensor(u):
-        return sigma_of_u(torch.as_tensor(np.asarray(u, np.float64)), time_map, sigma_max).numpy()
-    return sigma_max * (1 - u).clamp(min=0) ** (RHO if time_map == 'rho' else 1)
-
-def clock_grid(theta_clock, num_steps, time_map, sigma_min, sigma_max):
-    """The K-step grid of the time change psi(t) = ∫ theta: theta_clock (clock speeds on a uniform clock
-    of len(theta_clock) steps) is floored at 1e-6 (positivity) and normalised to Σ theta Δt = T; psi is
-    piecewise linear in t and the grid is sigma_i = sigma(psi(i T / K)), i = 0..K: sigma_0 = sigma_max,
-    sigma_K = 0, the K non-zero nodes kept >= sigma_min. Returns (sigmas [K+1], theta of that grid on
-    the linear clock [K])."""
-    theta = np.maximum(np.asarray(theta_clock, np.float64), 1e-6)
-    u_fine = np.concatenate([[0.0], np.cumsum(theta) / theta.sum()])
-    K = int(num_steps)
-    u = np.interp(np.arange(K + 1) / K, np.linspace(0, 1, len(theta) + 1), u_fine)
-    return sigmas_from_nodes(sigma_of_u(u[:-1], time_map, sigma_max), sigma_min)
 
 def schedule_grid(sched, num_steps):
-    """The K-step grid of a schedule dict from train() (its distilled time change), for any K."""
-    st = sched['settings']
-    return clock_grid(sched['theta_clock'], num_steps, st['time_map'], st['sigma_min'], st['sigma_max'])[0]
-
-#----------------------------------------------------------------------------
-# psi_0..psi_K -> sigmas (the time mapping of art-paper §4 item 1).
-
-def sigmas_from_nodes(nodes, sigma_min):
-    """K noise levels from sigma_max down -> the K-step grid: first node kept, each >= sigma_min and
-    strictly decreasing (binds only for degenerate inputs), then 0. Returns (sigmas [K+1],
-    theta [K] = (sigma_i - sigma_{i+1}) K / sigma_max, the clock speeds on the linear clock)."""
-    nodes = np.array(nodes, np.float64)
-    K = len(nodes)
-    nodes[1:] = np.maximum(nodes[1:], sigma_min * (1 + 1e-3) ** np.arange(K - 2, -1, -1))
-    for i in range(1, K):
-        nodes[i] = min(nodes[i], nodes[i - 1] * (1 - 1e-9))
-    sigmas = np.concatenate([nodes, [0.0]])
-    return sigmas, (sigmas[:-1] - sigmas[1:]) * K / sigmas[0]
+    """The K-step grid (float64 numpy) of a schedule dict from train(): read off its learned time change."""
+    return schedules.time_change_grid(sched['time_change'], num_steps)[0]
 
 #----------------------------------------------------------------------------
 # One rollout of B trajectories. Returns the per-step tensors ([K, B]) for the updates.
@@ -333,7 +302,7 @@ def _save_checkpoint(path, state):
 PAPER = dict(time_map='linear', step_cost='left', augmented=0.0, critic_warmup=0, gamma_init=0.0, actor_gain=1.0, std_cap=None,
              init='uniform', q_scale='none', lr=1e-4, lr_critic=None, lr_gamma=1e-4, batch=1, iters=5000)
 
-def train(net, num_steps, *, iters=3000, batch=64, lam=0.1, eps=1e-6, lr=1e-4, lr_critic=1e-3, lr_gamma=0.03, gamma_init=None,
+def train(net, num_steps, *, iters=5000, batch=64, lam=0.1, eps=1e-6, lr=1e-4, lr_critic=1e-3, lr_gamma=0.03, gamma_init=None,
           augmented=100.0, critic_warmup=200, time_map='rho', step_cost='simpson', std_cap=0.3, actor_gain=5.0, init='edm',
           q_scale='auto', q_target=1.0, q_backend='auto', sigma_min=None, sigma_max=None, hidden=128, rl_steps=None,
           distil_last=0.2, distil_batch=256, running_cost='euler', seed=0, device='cpu', checkpoint=None, resume=False,
@@ -342,7 +311,7 @@ def train(net, num_steps, *, iters=3000, batch=64, lam=0.1, eps=1e-6, lr=1e-4, l
     art.schedules.save_schedule. `checkpoint`: file for periodic state (resumed when `resume`);
     `log_path`: JSON-lines log, one object per iteration. `rl_steps`: resolution of the RL clock
     (default K, the paper's per-K training); the K-step grid is read off the distilled time change
-    (`theta_clock` in the result; art.rl.clock_grid reads off any other K). `gamma_init=None`: from
+    (`time_change` in the result; schedule_grid(result, K) reads off any other K). `gamma_init=None`: from
     the transversality condition on the initial grid. `lr_critic=None`: same as `lr`."""
     if q_scale not in Q_SCALES:
         raise dnnlib.UserError(f'Unknown --q-scale "{q_scale}"; choose one of {", ".join(Q_SCALES)}')
@@ -456,7 +425,7 @@ def train(net, num_steps, *, iters=3000, batch=64, lam=0.1, eps=1e-6, lr=1e-4, l
         theta_raw = distil(problem, actor, base_theta, distil_batch, torch.Generator().manual_seed(seed + 1))
     sigmas, theta_bar = problem.grid_from_theta(theta_raw, num_steps)
     return dict(sigmas=sigmas.tolist(), method='art-rl' if running_cost == 'euler' else f'art-rl-{running_cost}', solver='euler' if running_cost == 'euler' else 'heun', network=network_name, seed=seed,
-        theta_bar=theta_bar.tolist(), theta_rl=problem.grid_from_theta(theta_raw)[1].tolist(), theta_clock=theta_raw.tolist(),
+        theta_bar=theta_bar.tolist(), time_change=problem.time_change(theta_raw),
         settings=dict(settings, q_scale_c=c, gamma_final=gamma))
 
 #----------------------------------------------------------------------------

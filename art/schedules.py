@@ -197,6 +197,53 @@ def resample_sigmas(sigmas, num_steps):
     return out.tolist()
 
 #----------------------------------------------------------------------------
+# The grid of an ART time change (art-paper §1.2, §2.5): clock speeds theta on a uniform clock of n
+# steps give psi(t) = ∫ theta (piecewise linear) and sigma_i = sigma(psi(i T / K)), i = 0..K, for any K.
+# A schedule file may keep its time change as "time_change": {"theta", "time_map", "sigma_min",
+# "sigma_max"} (art.rl writes it); get_sigmas then reads other K off it instead of resampling.
+
+TIME_MAPS = ('linear', 'rho')
+RHO = 7.0
+
+def sigma_of_u(u, time_map, sigma_max):
+    """Noise level at the relative clock position u = psi / T in [0, 1]: sigma_max (1 - u) ('linear':
+    sigma = T - psi with T = sigma_max, the paper's 1-D mapping) or sigma_max (1 - u)^7 ('rho': EDM's
+    rho = 7 curve, continued down to sigma = 0). Tensors stay tensors; anything else becomes numpy."""
+    if not torch.is_tensor(u):
+        return sigma_of_u(torch.as_tensor(np.asarray(u, np.float64)), time_map, sigma_max).numpy()
+    return sigma_max * (1 - u).clamp(min=0) ** (RHO if time_map == 'rho' else 1)
+
+def sigmas_from_nodes(nodes, sigma_min):
+    """K noise levels from sigma_max down -> the K-step grid: first node kept, the others >= sigma_min
+    and strictly decreasing (binds only for degenerate inputs), then 0. Returns (sigmas [K+1],
+    theta [K] = (sigma_i - sigma_i+1) K / sigma_max, the clock speeds of the grid on the linear clock)."""
+    nodes = np.array(nodes, np.float64)
+    K = len(nodes)
+    nodes[1:] = np.maximum(nodes[1:], sigma_min * (1 + 1e-3) ** np.arange(K - 2, -1, -1))
+    for i in range(1, K):
+        nodes[i] = min(nodes[i], nodes[i - 1] * (1 - 1e-9))
+    sigmas = np.concatenate([nodes, [0.0]])
+    return sigmas, (sigmas[:-1] - sigmas[1:]) * K / sigmas[0]
+
+def time_change_grid(time_change, num_steps):
+    """(sigmas [K+1], theta [K]) for K = num_steps from a time change dict: theta floored at 1e-6
+    (positivity) and normalised to Σ theta Δt = T, psi piecewise linear in t, sigma_0 = sigma_max,
+    sigma_K = 0, the K non-zero nodes kept >= sigma_min."""
+    theta = np.maximum(np.asarray(time_change['theta'], np.float64), 1e-6)
+    u_clock = np.concatenate([[0.0], np.cumsum(theta) / theta.sum()])
+    K = int(num_steps)
+    u = np.interp(np.arange(K + 1) / K, np.linspace(0, 1, len(theta) + 1), u_clock)
+    return sigmas_from_nodes(sigma_of_u(u[:-1], time_change['time_map'], float(time_change['sigma_max'])), float(time_change['sigma_min']))
+
+def _check_time_change(tc, source):
+    ok = (isinstance(tc, dict) and tc.get('time_map') in TIME_MAPS and isinstance(tc.get('theta'), list) and len(tc['theta']) >= 1
+          and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in tc['theta'])
+          and all(isinstance(tc.get(k), (int, float)) and 0 < tc[k] < math.inf for k in ('sigma_min', 'sigma_max')))
+    if not ok:
+        raise dnnlib.UserError(f'{source}: "time_change" must be {{"theta": [finite numbers], "time_map": one of {", ".join(TIME_MAPS)}, '
+                               f'"sigma_min": > 0, "sigma_max": > 0}}; fix or remove it')
+
+#----------------------------------------------------------------------------
 # The schedule file: JSON, {"format": "art-schedule/1", "sigmas": [...], "num_steps": K,
 # "sigma_min", "sigma_max", "method", "solver", "network": {"name", "sha256"}, "settings", "seed",
 # "theta_bar", ...}. Unknown keys are kept (forward compatible).
@@ -267,6 +314,8 @@ def validate_schedule(data, source='schedule'):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isclose(v, want, rel_tol=1e-6):
             raise dnnlib.UserError(f'{source}: "{key}" is {v!r} but the sigmas give {want:g}; fix one of them')
     data['num_steps'] = K
+    if data.get('time_change') is not None:
+        _check_time_change(data['time_change'], source)
     return data
 
 #----------------------------------------------------------------------------
@@ -317,7 +366,8 @@ def get_sigmas(schedule, num_steps, net=None, sigma_min=None, sigma_max=None, rh
     """Float64 tensor of K+1 sigmas (strictly decreasing, last = 0) on `device`.
 
     `schedule` is a grid name (SCHEDULES) or the path of a schedule file; a file trained for another
-    K is resampled log-linearly (and `log` is told so). Named grids use the noise range of
+    K is read off its learned time change when it keeps one (ART-RL files), else resampled
+    log-linearly (art-paper §2.6), and `log` is told so. Named grids use the noise range of
     `sigma_range()`; nodes go through `net.round_sigma()` when a net is given. `num_steps=None` keeps
     a file's own K. `log`: callable for messages (default: clamping warnings via warnings.warn)."""
     if is_schedule_path(schedule):
@@ -326,7 +376,11 @@ def get_sigmas(schedule, num_steps, net=None, sigma_min=None, sigma_max=None, rh
         data = load_schedule(schedule)
         sigmas = torch.as_tensor(data['sigmas'], dtype=torch.float64, device=device)
         K = data['num_steps']
-        if num_steps is not None and int(num_steps) != K:
+        if num_steps is not None and int(num_steps) != K and data.get('time_change') is not None:
+            sigmas = torch.as_tensor(time_change_grid(data['time_change'], num_steps)[0], dtype=torch.float64, device=device)
+            if log is not None:
+                log(f'Schedule "{schedule}" read off its learned time change for K={int(num_steps)} steps (trained with K={K})')
+        elif num_steps is not None and int(num_steps) != K:
             sigmas = resample_sigmas(sigmas, num_steps)
             if log is not None:
                 log(f'Schedule "{schedule}" resampled from K={K} to K={int(num_steps)} steps (log-linear in sigma over the step index)')

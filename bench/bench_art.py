@@ -8,7 +8,7 @@ Prints, per network:
   * RMS error against a high-NFE Heun reference from the same latents for EDM rho=7, the closed form
     (fitted per K) and ART-RL (one K = 18 run; its time change read off at each K), Euler and Heun;
   * for builtin:gauss1d, the exact Euler W2 of ART-RL (the paper's settings) and the closed form vs v1 Table 1.
-ART-RL runs with rl.train's defaults (3,000 iterations of 64 trajectories) on gmm-digits and with a
+ART-RL runs with rl.train's defaults (5,000 iterations of 64 trajectories) on gmm-digits and with a
 shorter schedule sized for the 15-minute budget on the MNIST DiT (DIT_RL below); --rl-* flags override.
 Never fails on time. Examples:
 

@@ -4,7 +4,7 @@
 """Tests for art.rl (ART-RL, art-paper §2): the 1-D acceptance against v1 Table 1 with the exact Euler
 W2 (art-paper §1.5) under the paper's settings, checkpoint/resume, the NaN guard, the JSON-lines log,
 the grid guards, the rho clock, the Simpson step cost and the augmented Lagrangian (see art/rl.py).
-The gmm-digits acceptance (3,000 iterations) is a benchmark: bench/bench_art.py."""
+The gmm-digits acceptance (5,000 iterations) is a benchmark: bench/bench_art.py."""
 
 import json
 
@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import dnnlib
-from art import rl
+from art import rl, schedules
 from art.builtin import load_builtin
 from art.metrics import w2_gauss_euler
 
@@ -34,7 +34,7 @@ def test_gauss1d_matches_paper_row(tmp_path):
         assert w2[K] <= ref + 0.005, (K, w2[K])
     assert w2_gauss_euler(sched['sigmas']) == pytest.approx(w2[10])
     # The learned clock is fast at the noisy end and slow at the data end (v1 Fig. 1).
-    theta = np.asarray(sched['theta_rl'])
+    theta = np.asarray(sched['time_change']['theta'])
     assert theta[0] > 2 and theta[-1] < 0.7 and np.all(np.diff(theta) < 0.05)
     log = [json.loads(line) for line in open(tmp_path / 'log.jsonl')]
     assert len(log) == 1500 and {'gamma', 'psi_T_minus_T', 'theta_mean', 'td_loss'} <= set(log[0])
@@ -109,7 +109,7 @@ def test_rho_clock_maps_and_edm_init():
     np.testing.assert_allclose(problem.grid_from_theta(problem.base_theta('edm').numpy())[0], edm, rtol=1e-9)
     # A uniform clock gives sigma_i = sigma_max (1 - i/K)^7 for every K (nodes below sigma_min raised to it).
     for K in (3, 6, 10):
-        sig = rl.clock_grid(np.ones(6), K, 'rho', 0.002, 3.0)[0]
+        sig = schedules.time_change_grid(dict(theta=[1.0] * 6, time_map='rho', sigma_min=0.002, sigma_max=3.0), K)[0]
         raw = 3.0 * (1 - np.arange(K) / K) ** 7
         np.testing.assert_allclose(sig[:-1][raw > 0.01], raw[raw > 0.01], rtol=1e-9)
         assert sig[-1] == 0 and np.all(sig[:-1] >= 0.002) and np.all(np.diff(sig) < 0)
@@ -145,7 +145,7 @@ def test_augmented_lagrangian_meets_budget_and_resumes(tmp_path):
     assert abs(log[-1]['budget_minus_T']) < 0.05 and log[-1]['gamma'] != log[4]['gamma'] == log[0]['gamma']
     rl.train(net, 4, checkpoint=str(tmp_path / 'b.pt'), **dict(kw, iters=20))
     resumed = rl.train(net, 4, checkpoint=str(tmp_path / 'b.pt'), resume=True, **kw)
-    assert resumed['sigmas'] == full['sigmas'] and resumed['theta_clock'] == full['theta_clock']
+    assert resumed['sigmas'] == full['sigmas'] and resumed['time_change'] == full['time_change']
     assert np.all(np.diff(full['sigmas']) < 0) and full['sigmas'][-1] == 0
     assert full['settings']['time_map'] == 'rho' and rl.schedule_grid(full, 4).tolist() == full['sigmas']
     with pytest.raises(dnnlib.UserError, match='step cost'):

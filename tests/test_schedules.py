@@ -137,6 +137,26 @@ def test_file_resampled_and_logged(tmp_path):
     assert len(msgs) == 1 and 'resampled from K=18 to K=9' in msgs[0]
 
 #----------------------------------------------------------------------------
+def test_file_with_time_change_is_read_off_it(tmp_path):
+    """A file that keeps its time change (ART-RL) gives other K from it: on the rho clock uniform clock
+    speeds give sigma_i = sigma_max (1 - i/K)^7 (numpy here, not the library's formula)."""
+    tc = dict(theta=[1.0] * 18, time_map='rho', sigma_min=0.002, sigma_max=80.0)
+    path = str(tmp_path / 't.json')
+    schedules.save_schedule(path, schedules.time_change_grid(tc, 18)[0], time_change=tc)
+    msgs = []
+    out = schedules.get_sigmas(path, 5, log=msgs.append).numpy()
+    want = np.maximum(80.0 * (1 - np.arange(5) / 5) ** 7, 0.002)       # the last node (1.0e-3) is raised to sigma_min
+    np.testing.assert_allclose(out[:-1], want, rtol=1e-12)
+    assert out[-1] == 0 and len(msgs) == 1 and 'time change for K=5' in msgs[0]
+    linear = dict(tc, time_map='linear', theta=[2.0, 1.0, 1.0, 0.5])   # t = 1/2 is clock node 2: u = (2 + 1) / 4.5
+    np.testing.assert_allclose(schedules.time_change_grid(linear, 2)[0], [80.0, 80.0 * (1 - 3 / 4.5), 0.0], rtol=1e-12)
+    for bad in [dict(tc, time_map='log'), dict(tc, theta='1,2'), dict(tc, theta=[1.0, float('nan')]), dict(tc, sigma_min=0)]:
+        with open(path, 'w') as f:
+            json.dump(dict(format=schedules.FORMAT, sigmas=[80.0, 1.0, 0.0], time_change=bad), f)
+        with pytest.raises(dnnlib.UserError, match='time_change'):
+            schedules.load_schedule(path)
+
+#----------------------------------------------------------------------------
 def test_file_clamped_to_net_with_warning(tmp_path):
     path = str(tmp_path / 'c.json')
     schedules.save_schedule(path, [100.0, 10.0, 1.0, 0.001, 0.0])
