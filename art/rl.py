@@ -355,12 +355,12 @@ def train(net, num_steps, *, iters=5000, batch=64, lam=0.1, eps=1e-6, lr=1e-4, l
         c = 1.0 if q_scale != 'auto' else calibrate_q_scale(problem, actor, base_theta, max(batch, 16), generator, q_target)
     if q_scale == 'none':
         c = float(np.prod(problem.shape)) ** 0.5  # undo the per-dimension normalisation
-    if gamma is None:  # transversality at the end of the clock, theta(T) = -gamma / (2 q(T)), on the initial grid
+    if gamma is None:  # transversality at the end of the clock, p q(T) theta(T)^(p-1) = -gamma, on the initial grid
         try:
             ro = rollout(problem, actor, base_theta, max(batch, 16), generator, q_scale=c, stochastic=False, step_cost=step_cost)
         except FloatingPointError as e:
             raise dnnlib.UserError(f'ART-RL diverged on the initial grid: {e}; try --q-backend=fd') from e
-        gamma = float(-2 * (ro.q_step[-1] * ro.mean[-1]).mean())
+        gamma = float(-problem.power * (ro.q_step[-1] * ro.mean[-1] ** (problem.power - 1)).mean())  # p = 2: -2 q m
     t_k = torch.arange(problem.K, dtype=torch.float64, device=device) * problem.dt
 
     log_file = open(log_path, 'a' if (resume and start > 0) else 'w') if log_path else None
