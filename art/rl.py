@@ -157,7 +157,7 @@ class ARTProblem:
         return x, labels, psi
 
     def sigma_of(self, psi):
-        """Noise level at clock position psi in [0, T] (see sigma_of_u)."""
+        """Noise level at clock position psi in [0, T] (art.schedules.sigma_of_u)."""
         return schedules.sigma_of_u(psi / self.T, self.time_map, self.sigma_max)
 
     def psi_of(self, sigma):
@@ -215,6 +215,7 @@ class ARTProblem:
         return schedules.time_change_grid(self.time_change(theta_bar), self.K if num_steps is None else num_steps)
 
 #----------------------------------------------------------------------------
+# Any K from a trained schedule.
 
 def schedule_grid(sched, num_steps):
     """The K-step grid (float64 numpy) of a schedule dict from train(): read off its learned time change."""
