@@ -58,14 +58,16 @@ def save_plot(path, sched, num_steps):
     import matplotlib.pyplot as plt # pylint: disable=import-outside-toplevel
     from art import schedules # pylint: disable=import-outside-toplevel
     sigmas = np.asarray(sched['sigmas'])
-    edm = schedules.get_sigmas('edm', num_steps, sigma_min=float(sigmas[-2]) if sched.get('settings', {}).get('sigma_min') is None
-        else sched['settings']['sigma_min'], sigma_max=float(sigmas[0])).numpy()
-    T = float(sigmas[0])
+    sigma_min = sched.get('settings', {}).get('sigma_min') or float(sigmas[-2])
+    edm = schedules.get_sigmas('edm', num_steps, sigma_min=sigma_min, sigma_max=float(sigmas[0])).numpy()
+    # Clock speeds theta on the clock the method learned on (ART-RL's time change; else sigma = T - psi).
+    tc = sched.get('time_change') or dict(theta=list(sched['theta_bar']), time_map='linear', sigma_max=float(sigmas[0]))
+    speeds = lambda grid: np.diff(schedules.u_of_sigma(grid, tc['time_map'], tc['sigma_max']).numpy()) * (len(grid) - 1)
+    theta = np.asarray(tc['theta']) * len(tc['theta']) / np.sum(tc['theta'])
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-    t = np.arange(num_steps) * T / num_steps
-    ax1.step(t, sched['theta_bar'], where='post', label=f'{sched["method"]} theta_bar')
-    ax1.step(t, (edm[:-1] - edm[1:]) * num_steps / T, where='post', label='EDM rho=7', alpha=0.7)
-    ax1.set_xlabel('ART clock t'); ax1.set_ylabel('clock speed theta'); ax1.set_yscale('log'); ax1.legend()
+    ax1.stairs(theta, np.linspace(0, 1, len(theta) + 1), label=f'{sched["method"]} theta')
+    ax1.stairs(speeds(edm), np.linspace(0, 1, num_steps + 1), label='EDM rho=7', alpha=0.7)
+    ax1.set_xlabel(f'clock t / T ({tc["time_map"]} clock)'); ax1.set_ylabel('clock speed theta'); ax1.set_yscale('log'); ax1.legend()
     k = np.arange(num_steps)
     ax2.semilogy(k, sigmas[:-1], 'o-', label=sched['method'])
     ax2.semilogy(k, edm[:-1], 's--', label='EDM rho=7', alpha=0.7)

@@ -162,8 +162,7 @@ class ARTProblem:
 
     def psi_of(self, sigma):
         """Inverse of sigma_of."""
-        sigma = torch.as_tensor(sigma, dtype=torch.float64)
-        return self.T * (1 - (sigma / self.sigma_max) ** (1 / RHO)) if self.time_map == 'rho' else self.T - sigma
+        return self.T * schedules.u_of_sigma(sigma, self.time_map, self.sigma_max)
 
     def dsigma_dpsi(self, psi):
         """|d sigma / d psi|: 1 ('linear') or rho sigma_max^(1/rho) sigma^((rho-1)/rho) / T ('rho')."""

@@ -213,6 +213,11 @@ def sigma_of_u(u, time_map, sigma_max):
         return sigma_of_u(torch.as_tensor(np.asarray(u, np.float64)), time_map, sigma_max).numpy()
     return sigma_max * (1 - u).clamp(min=0) ** (RHO if time_map == 'rho' else 1)
 
+def u_of_sigma(sigma, time_map, sigma_max):
+    """Inverse of sigma_of_u: the relative clock position of noise level sigma (float64 tensor)."""
+    r = torch.as_tensor(sigma, dtype=torch.float64) / sigma_max
+    return 1 - (r ** (1 / RHO) if time_map == 'rho' else r)
+
 def sigmas_from_nodes(nodes, sigma_min):
     """K noise levels from sigma_max down -> the K-step grid: first node kept, the others >= sigma_min
     and strictly decreasing (binds only for degenerate inputs), then 0. Returns (sigmas [K+1],
