@@ -58,6 +58,9 @@ implementer decision on a point the paper leaves open (§4) and each a separate 
     std <= 0.3 m. Without it the heavy tail of lam/q at small |Q| sends trajectories to the end of the
     clock in one step.
   * Features (never the raw image; §4 item 3): t/T, psi/T and log(sigma_q) scaled to [-1, 1].
+  * Positivity (§4 item 7): the policy mean is > 0 by construction; an executed theta may be negative
+    (psi is clipped at 0); the distilled theta_bar is floored at 1e-6, so the grid is strictly decreasing.
+  * Terminal critic value (§4 item 6): pinned to (gamma + lam) T, the terminal condition of eq. 16.
   * |Q| scale (§4 item 2): q = c |Q| / sqrt(d); q_scale='auto' picks c once, from the initial grid's
     rollout, so that (∫ q^1/2 dpsi / T)² = 1 (then std/mean of the optimal policy ~ sqrt(lam) whatever
     the network); 'dim': c = 1; 'none': the raw Euclidean norm. A constant c changes neither the
