@@ -98,7 +98,7 @@ def main(ctx, preset, outdir, **opts):
     if opts['threads']:
         torch.set_num_threads(opts['threads'])
     dist.init(opts['device'])
-    try:
+    with dnnlib.util.click_user_errors():
         cmp = compare_lib.Comparison(
             network=opts['network'], outdir=outdir, trust_pickle=opts['trust_pickle'],
             schedules=[s for s in opts['schedules'].split(',') if s.strip()],
@@ -107,8 +107,6 @@ def main(ctx, preset, outdir, **opts):
             detector=opts['detector'], ref=opts['ref'], ref_steps=opts['ref_steps'], batch=opts['batch'],
             learn_seed=opts['learn_seed'], device=opts['device'])
         results = cmp.run()
-    except dnnlib.UserError as e:
-        raise click.ClickException(str(e))
     if dist.get_rank() == 0:
         order = [e.label for e in cmp.entries]
         md = compare_lib.markdown_tables(results, row_order=order)

@@ -51,10 +51,8 @@ def calculate_stats(image_path, detector, num_expected=None, seed=0, max_batch_s
 #----------------------------------------------------------------------------
 
 def _run(fn):
-    try:
+    with dnnlib.util.click_user_errors():
         fn()
-    except dnnlib.UserError as e:
-        raise click.ClickException(str(e)) from None
 
 #----------------------------------------------------------------------------
 

@@ -13,7 +13,6 @@ already in --outdir are skipped; every image is written atomically). EDM's sigma
 import os
 
 import click
-import numpy as np
 import PIL.Image
 import torch
 import tqdm
@@ -241,10 +240,8 @@ def main(**kwargs):
     """
     ctx = click.get_current_context()
     kwargs['steps_given'] = ctx.get_parameter_source('num_steps') != ParameterSource.DEFAULT
-    try:
+    with dnnlib.util.click_user_errors():
         generate_images(**kwargs)
-    except dnnlib.UserError as e:
-        raise click.ClickException(str(e))
 
 #----------------------------------------------------------------------------
 

@@ -223,10 +223,8 @@ def main(**kwargs):
         --device=cpu --duration=0.04 --batch=32 --lr=2e-3 --lr-rampup=1 --ema=0.002 --dropout=0 --augment=0 --workers=0
     """
     opts = dnnlib.EasyDict(kwargs)
-    try:
+    with dnnlib.util.click_user_errors():
         run(opts)
-    except dnnlib.UserError as err:
-        raise click.ClickException(str(err))
 
 #----------------------------------------------------------------------------
 

@@ -13,7 +13,6 @@ import os
 
 import click
 import numpy as np
-import torch
 
 import dnnlib
 from torch_utils.loading import load_network
@@ -134,10 +133,8 @@ def main(**opts):
     python train_art.py --network=builtin:gauss1d --steps=10 --preset=paper --out=g10.json
     """
     opts = dnnlib.EasyDict(opts)
-    try:
+    with dnnlib.util.click_user_errors():
         run(opts)
-    except dnnlib.UserError as e:
-        raise click.ClickException(str(e))
 
 def run(opts):
     from art import schedules # pylint: disable=import-outside-toplevel

@@ -440,13 +440,8 @@ def cmd_export(path, fmt, num_steps):
     # diffusers pipe(..., sigmas=[...]) at 9 steps
     python -m art.schedules export sched.json --format=diffusers --steps=9
     """
-    try:
-        sigmas = load_schedule(path)['sigmas']
-        if num_steps is not None:
-            sigmas = resample_sigmas(sigmas, num_steps)
-        click.echo(export_sigmas(sigmas, fmt))
-    except dnnlib.UserError as e:
-        raise click.ClickException(str(e))
+    with dnnlib.util.click_user_errors():  # another K: read off the file's time change, else log-linear (get_sigmas)
+        click.echo(export_sigmas(get_sigmas(path, num_steps), fmt))
 
 #----------------------------------------------------------------------------
 @cli.command('make')
@@ -462,12 +457,10 @@ def cmd_make(schedule, num_steps, sigma_min, sigma_max, rho, out):
     \b
     python -m art.schedules make --schedule=edm --steps=18 --out=edm18.json
     """
-    try:
+    with dnnlib.util.click_user_errors():
         sigmas = get_sigmas(schedule, num_steps, sigma_min=sigma_min, sigma_max=sigma_max, rho=rho)
         save_schedule(out, sigmas, method=schedule, settings=dict(rho=rho) if schedule == 'edm' else {})
         click.echo(f'Wrote {num_steps}-step {schedule} schedule to "{out}"')
-    except dnnlib.UserError as e:
-        raise click.ClickException(str(e))
 
 #----------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@
 object construction by name. The public names and the cache layout follow NVlabs/edm's dnnlib.util
 (docs/edm-spec.md §4.5); distutils is not used (§8.4)."""
 
+import contextlib
 import ctypes
 import fnmatch
 import hashlib
@@ -44,6 +45,15 @@ class EasyDict(dict):
 
 class UserError(Exception):
     pass
+
+@contextlib.contextmanager
+def click_user_errors():
+    """In a click command: turn a UserError into click's one-line "Error: ..." exit (no traceback)."""
+    import click # pylint: disable=import-outside-toplevel
+    try:
+        yield
+    except UserError as e:
+        raise click.ClickException(str(e)) from None
 
 #----------------------------------------------------------------------------
 # Tee of stdout/stderr into a log file (train.py uses it with file_mode='a' on log.txt).

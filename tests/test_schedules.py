@@ -249,6 +249,12 @@ def test_cli_make_and_export(tmp_path):
     np.testing.assert_allclose([float(v) for v in res.output.split(',')], EDM18, rtol=1e-15)
     res = runner.invoke(schedules.cli, ['export', path, '--format=json', '--steps=9'])
     assert len(json.loads(res.output)) == 10
+    # A file that keeps its time change (ART-RL) is exported at another K from it, as get_sigmas does.
+    tc = dict(theta=[1.0] * 18, time_map='rho', sigma_min=0.002, sigma_max=80.0)
+    schedules.save_schedule(path, schedules.time_change_grid(tc, 18)[0], time_change=tc)
+    res = runner.invoke(schedules.cli, ['export', path, '--format=json', '--steps=4'])
+    assert res.exit_code == 0, res.output
+    np.testing.assert_allclose(json.loads(res.output), [80.0, 80.0 * 0.75 ** 7, 80.0 * 0.5 ** 7, 80.0 * 0.25 ** 7, 0.0], rtol=1e-12)
     res = runner.invoke(schedules.cli, ['export', write_malformed(tmp_path, 'nan')])
     assert res.exit_code == 1 and res.output.startswith('Error: ') and res.output.count('\n') == 1
 
