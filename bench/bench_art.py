@@ -9,7 +9,7 @@ Prints, per network:
     (fitted per K) and ART-RL (one K = 18 run; its time change read off at each K), Euler and Heun;
   * for builtin:gauss1d, the exact Euler W2 of ART-RL (the paper's settings) and the closed form vs v1 Table 1.
 ART-RL runs with rl.train's defaults (5,000 iterations of 64 trajectories) on gmm-digits and with a
-shorter schedule sized for the 15-minute budget on the MNIST DiT (DIT_RL below); --rl-* flags override.
+shorter schedule sized for the 15-minute budget on the MNIST DiT (RL_SETTINGS below); --rl-* flags override.
 Never fails on time. Examples:
 
     python bench/bench_art.py --networks=gauss1d,gmm-digits --seeds=0,1,2
