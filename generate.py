@@ -20,10 +20,11 @@ from click.core import ParameterSource
 
 import dnnlib
 from art import sampler as art_sampler
+from art.builtin import load_network
 from art import schedules as art_schedules
 from dnnlib.util import parse_int_list
 from torch_utils import distributed as dist
-from torch_utils.loading import load_network
+from torch_utils.misc import resolve_device
 
 EDM_GRIDS = ('vp', 've', 'iddpm', 'edm')
 
@@ -62,18 +63,6 @@ def save_image_atomic(image_np, path):
     tmp = f'{path}.tmp{os.getpid()}'
     img.save(tmp, format='PNG')
     os.replace(tmp, path)
-
-#----------------------------------------------------------------------------
-# --device: cuda if available, else cpu; a device that does not exist is a user error.
-
-def resolve_device(device=None):
-    try:
-        device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
-    except (RuntimeError, TypeError):
-        raise dnnlib.UserError(f'Unknown device "{device}"; use e.g. --device=cpu or --device=cuda') from None
-    if device.type == 'cuda' and not torch.cuda.is_available():
-        raise dnnlib.UserError(f'--device={device} but CUDA is not available here; use --device=cpu')
-    return device
 
 #----------------------------------------------------------------------------
 # Resolve --schedule / --disc / --sigma_schedule / --scaling / --solver into one sampling plan.

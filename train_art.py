@@ -15,7 +15,8 @@ import click
 import numpy as np
 
 import dnnlib
-from torch_utils.loading import load_network
+from art.builtin import load_network
+from torch_utils.misc import resolve_device
 
 #----------------------------------------------------------------------------
 # Learners: name -> fn(net, K, opts) -> schedule dict (sigmas + metadata). Extend here.
@@ -138,7 +139,6 @@ def main(**opts):
 
 def run(opts):
     from art import schedules # pylint: disable=import-outside-toplevel
-    from generate import resolve_device # pylint: disable=import-outside-toplevel
     if not opts.out.endswith('.json'):
         raise dnnlib.UserError(f'--out must be a .json file, got "{opts.out}"')
     if os.path.dirname(opts.out):

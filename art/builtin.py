@@ -38,6 +38,14 @@ def register(name, description):
 def list_builtins():
     return {name: desc for name, (_fn, desc) in sorted(_builtins.items())}
 
+def load_network(spec, device='cpu', trust=False, verbose=True):
+    """The network named by a `--network` value: `builtin:NAME`, or a file/URL handed to
+    torch_utils.loading.load_network (safe loader unless trust=True). Eval mode, no grad, on `device`."""
+    if isinstance(spec, str) and spec.startswith('builtin:'):
+        return load_builtin(spec[len('builtin:'):], device)
+    from torch_utils import loading # pylint: disable=import-outside-toplevel
+    return loading.load_network(spec, device=device, trust=trust, verbose=verbose)
+
 def load_builtin(name, device='cpu'):
     """Build the named built-in network on `device`, in eval mode without grad."""
     if name not in _builtins:

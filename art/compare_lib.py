@@ -250,7 +250,7 @@ class Comparison:
                              device_type=self.device.type)
 
         # Network, detector, reference statistics.
-        from torch_utils.loading import load_network
+        from art.builtin import load_network
         self._print(f'Loading network from "{network}"...')
         self.net = load_network(network, device=self.device, trust=trust_pickle, verbose=verbose and dist.get_rank() == 0)
         from art.sampler import count_nfe

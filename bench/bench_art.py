@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from art import closed_form, rl, sampler, schedules # pylint: disable=wrong-import-position
 from art.metrics import rms_error, w2_gauss_euler # pylint: disable=wrong-import-position
 from dnnlib.util import parse_int_list # pylint: disable=wrong-import-position
-from torch_utils.loading import load_network # pylint: disable=wrong-import-position
+from art.builtin import load_network # pylint: disable=wrong-import-position
 
 PAPER_ART_RL = {2: .345, 5: .149, 10: .079, 20: .042, 50: .020, 100: .013}
 

@@ -22,7 +22,7 @@ import torch
 import dnnlib
 from art import sampler as art_sampler
 from art import schedules as art_schedules
-from torch_utils.loading import load_network
+from art.builtin import load_network
 
 #----------------------------------------------------------------------------
 

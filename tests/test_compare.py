@@ -161,7 +161,7 @@ def test_compare_fd_matches_own_statistics(tmp_path):
     from art.detectors import LENET_WEIGHTS, load_detector
     from art.sampler import StackedRandomGenerator, sample
     from art.schedules import get_sigmas
-    from torch_utils.loading import load_network
+    from art.builtin import load_network
     if not os.path.isfile(LENET_WEIGHTS):
         pytest.skip('art/assets/lenet-mnist.pt not committed yet')
     pytest.importorskip('sklearn')
@@ -194,7 +194,7 @@ def test_cell_samples_match_generate_py(tmp_path):
     import generate
     from PIL import Image
     from art.schedules import get_sigmas
-    from torch_utils.loading import load_network
+    from art.builtin import load_network
     r = CliRunner().invoke(generate.main, ['--network=builtin:gmm-digits', f'--outdir={tmp_path}', '--seeds=3-9',
                                            '--batch=4', '--steps=4', '--schedule=logsnr', '--device=cpu'], catch_exceptions=False)
     assert r.exit_code == 0, r.output

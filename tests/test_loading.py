@@ -14,6 +14,7 @@ import pytest
 import torch
 
 import dnnlib
+from art.builtin import load_network as builtin_load
 from torch_utils import loading, persistence
 from training import loss, networks
 
@@ -269,7 +270,7 @@ def test_pt_checkpoint_roundtrip(tmp_path):
 #----------------------------------------------------------------------------
 
 def test_builtin_and_missing(tmp_path):
-    net = loading.load_network('builtin:gauss1d')
+    net = builtin_load('builtin:gauss1d')
     assert not net.training and net.img_resolution == 1
     with pytest.raises(dnnlib.UserError, match='not found'):
         loading.load_network(str(tmp_path / 'nope.pkl'))

@@ -309,7 +309,8 @@ def test_builtin_mnist_checkpoint():
     ckpt = torch.load(ASSET, map_location='cpu', weights_only=True)
     assert ckpt['class_name'] == 'training.networks.EDMPrecond' and ckpt['init_kwargs']['model_type'] == 'SongUNet'
     from torch_utils import loading
-    net = loading.load_network('builtin:mnist')
+    from art.builtin import load_network as builtin_load
+    net = builtin_load('builtin:mnist')
     assert (net.img_resolution, net.img_channels, net.label_dim, net.sigma_data) == (28, 1, 10, 0.5)
     assert not net.training and not any(p.requires_grad for p in net.parameters())
 
@@ -318,7 +319,8 @@ def test_builtin_mnist_samples_are_digits():
     from art.sampler import sample
     from art.schedules import get_sigmas
     from torch_utils import loading
-    net = loading.load_network('builtin:mnist')
+    from art.builtin import load_network as builtin_load
+    net = builtin_load('builtin:mnist')
     n = 40
     latents = torch.randn([n, 1, 28, 28], generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     classes = torch.arange(n) % 10
@@ -337,7 +339,8 @@ def test_builtin_mnist_denoises_real_digits(shared_root):
         x, y = z['x'][:200], z['y'][:200]
     images = torch.as_tensor(x[:, None], dtype=torch.float32) / 127.5 - 1
     labels = torch.eye(10)[torch.as_tensor(y, dtype=torch.int64)]
-    net = loading.load_network('builtin:mnist')
+    from art.builtin import load_network as builtin_load
+    net = builtin_load('builtin:mnist')
     gen = torch.Generator().manual_seed(0)
     for sigma in [0.2, 0.5, 1.0, 2.0]:
         noisy = images + sigma * torch.randn(images.shape, generator=gen)

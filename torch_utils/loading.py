@@ -3,8 +3,8 @@
 
 """The one network loader of the project (docs/interfaces.md "Loading"; edm-spec.md §4).
 
-`load_network(path_or_url)` accepts an EDM network pickle, a `.pt` checkpoint of ours, or
-`builtin:NAME`. EDM pickles embed the source code of their classes (torch_utils.persistence), so
+`load_network(path_or_url)` accepts an EDM network pickle or a `.pt` checkpoint of ours
+(`builtin:NAME` is resolved one layer up, in art.builtin.load_network). EDM pickles embed the source code of their classes (torch_utils.persistence), so
 plain `pickle.load` executes code from the file. By default they are read SAFELY instead:
 
 1. A restricted unpickler resolves only the globals tensors need (torch rebuild functions, numpy
@@ -267,10 +267,8 @@ def load_pickle(path_or_url, trust=False, verbose=True):
     """The whole network pickle as a dict (`ema`, `loss_fn`, `augment_pipe`, `dataset_kwargs`).
 
     Safe loader by default; trust=True runs EDM's exec path (plain pickle.load). A `.pt` checkpoint
-    of ours and builtin:NAME come back in the same shape, with loss_fn/augment_pipe None."""
-    if isinstance(path_or_url, str) and path_or_url.startswith('builtin:'):
-        from art import builtin # pylint: disable=import-outside-toplevel
-        return dict(ema=builtin.load_builtin(path_or_url[len('builtin:'):]), loss_fn=None, augment_pipe=None, dataset_kwargs=None)
+    of ours comes back in the same shape, with loss_fn/augment_pipe None. (`builtin:NAME` is
+    resolved one layer up, by art.builtin.load_network.)"""
     with _open(path_or_url, verbose) as f:
         magic = f.read(4)
         f.seek(0)
@@ -285,16 +283,12 @@ def load_pickle(path_or_url, trust=False, verbose=True):
 #----------------------------------------------------------------------------
 
 def load_network(path_or_url, device='cpu', trust=False, verbose=True):
-    """The `ema` network of an EDM pickle, a .pt checkpoint of ours, or builtin:NAME; returned in
-    eval mode, without grad, on `device`."""
-    if isinstance(path_or_url, str) and path_or_url.startswith('builtin:'):
-        from art import builtin # pylint: disable=import-outside-toplevel
-        net = builtin.load_builtin(path_or_url[len('builtin:'):], device)
-    else:
-        data = load_pickle(path_or_url, trust=trust, verbose=verbose)
-        net = data.get('ema', None) if isinstance(data, dict) else data
-        if not isinstance(net, torch.nn.Module):
-            raise dnnlib.UserError(f'"{path_or_url}" holds no network (expected a dict with an "ema" module)')
+    """The `ema` network of an EDM pickle or a .pt checkpoint of ours; returned in eval mode, without
+    grad, on `device`. (Scripts call art.builtin.load_network, which also resolves builtin:NAME.)"""
+    data = load_pickle(path_or_url, trust=trust, verbose=verbose)
+    net = data.get('ema', None) if isinstance(data, dict) else data
+    if not isinstance(net, torch.nn.Module):
+        raise dnnlib.UserError(f'"{path_or_url}" holds no network (expected a dict with an "ema" module)')
     return net.eval().requires_grad_(False).to(device)
 
 #----------------------------------------------------------------------------

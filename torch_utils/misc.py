@@ -6,6 +6,7 @@ the source embedded in official AugmentPipe pickles), shape asserts, InfiniteSam
 copying, DDP helpers and a compact module summary."""
 
 import contextlib
+import os
 import re
 import warnings
 
@@ -13,6 +14,45 @@ import numpy as np
 import torch
 
 import dnnlib
+
+#----------------------------------------------------------------------------
+# Script helpers shared by every CLI: the device choice and atomic writes.
+
+def resolve_device(device=None):
+    """torch.device for a `--device` value: cuda if available else cpu when None; a device that
+    does not exist here is a one-line dnnlib.UserError."""
+    try:
+        device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    except (RuntimeError, TypeError):
+        raise dnnlib.UserError(f'Unknown device "{device}"; use e.g. --device=cpu or --device=cuda') from None
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        raise dnnlib.UserError(f'--device={device} but CUDA is not available here; use --device=cpu')
+    return device
+
+def write_atomic(path, data, mode='w'):
+    """Write `data` (str or bytes) to `path` through a temporary file in the same folder and
+    os.replace, so that readers never see a partial file; the temporary file is removed on error."""
+    tmp = f'{path}.tmp{os.getpid()}'
+    try:
+        with open(tmp, mode) as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+def save_atomic(path, save_fn):
+    """Call save_fn(tmp_path) and move the result to `path` atomically (figures, torch.save, PNGs)."""
+    root, ext = os.path.splitext(str(path))
+    tmp = f'{root}.tmp{os.getpid()}{ext}'
+    try:
+        save_fn(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 #----------------------------------------------------------------------------
 # Cached constant tensors, keyed by value bytes, shape, dtype, device and memory format.
