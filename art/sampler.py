@@ -239,3 +239,47 @@ def ablation_sampler(net, latents, class_labels=None, randn_like=torch.randn_lik
         sigma_max=sigma_max, S_churn=S_churn, S_min=S_min, S_max=S_max, S_noise=S_noise, return_nfe=return_nfe)
 
 #----------------------------------------------------------------------------
+
+#----------------------------------------------------------------------------
+# Rollout helpers: latents in EDM's draw order, trajectories, batching and the high-NFE reference.
+# Every learner and the comparison use these (one RNG convention: EDM's per-seed generators).
+
+WARMUP_SEED = 1000000  # learners draw their warm-up latents from seeds WARMUP_SEED + seed + i (disjoint from 0, 1, ...)
+
+def edm_latents(net, seeds, device='cpu'):
+    """(latents [B,C,H,W], one-hot class_labels or None, rnd) for `seeds` in EDM's draw order
+    (edm-spec.md §2.3): one generator per seed, the latents first, then the class index."""
+    seeds = [int(s) for s in seeds]
+    rnd = StackedRandomGenerator(device, seeds)
+    latents = rnd.randn([len(seeds), net.img_channels, net.img_resolution, net.img_resolution], device=device)
+    class_labels = None
+    label_dim = int(getattr(net, 'label_dim', 0) or 0)
+    if label_dim:
+        class_labels = torch.eye(label_dim, device=device)[rnd.randint(label_dim, size=[len(seeds)], device=device)]
+    return latents, class_labels, rnd
+
+def warmup_latents(net, num, seed=0, device='cpu'):
+    """(latents, class_labels) of `num` warm-up seeds WARMUP_SEED + seed + i, for learners."""
+    latents, class_labels, _rnd = edm_latents(net, range(WARMUP_SEED + seed, WARMUP_SEED + seed + int(num)), device)
+    return latents, class_labels
+
+def batched(fn, latents, class_labels=None, batch=256):
+    """torch.cat of fn(latents[i:i+batch], class_labels[i:i+batch]) over the batches."""
+    return torch.cat([fn(latents[i:i + batch], None if class_labels is None else class_labels[i:i + batch])
+                      for i in range(0, len(latents), batch)])
+
+def trajectory(net, latents, sigmas, class_labels=None, **sample_kwargs):
+    """[K+1, B, ...] float64 states at sigmas[0..K] (the last one is the sample), from `sample()` on the
+    given grid (K+1 sigmas ending in 0) with any of its options."""
+    sigmas = torch.as_tensor(sigmas, dtype=torch.float64, device=latents.device)
+    states = [latents.to(torch.float64) * sigmas[0]]
+    sample(net, latents, sigmas, class_labels, callback=lambda i, t, x: states.append(x), **sample_kwargs)
+    return torch.stack(states)
+
+def reference_samples(net, latents, class_labels=None, *, num_steps=128, solver='heun', rho=7.0, sigma_min=None,
+                      sigma_max=None, batch=256):
+    """The high-NFE reference from the same latents: `solver` on EDM's rho grid with `num_steps` steps."""
+    sigmas = get_sigmas('edm', num_steps, net=net, sigma_min=sigma_min, sigma_max=sigma_max, rho=rho, device=latents.device)
+    return batched(lambda z, c: sample(net, z, sigmas, c, solver=solver), latents, class_labels, batch)
+
+#----------------------------------------------------------------------------
