@@ -3,10 +3,12 @@
 
 """The one ODE/SDE solver core used by generate.py, train_art.py and compare.py.
 
-- `sample()`: Euler or Heun on an arbitrary sigma grid, exactly EDM's Algorithm 2 (Karras et al.
-  2022; edm-spec.md §2.5) including churn (S_churn, S_min, S_max, S_noise). Float64 state, the net
-  called on a 0-dim float64 sigma, exactly one randn_like per step (even when gamma = 0), no Heun
-  correction on the last step to sigma = 0, so NFE = 2K-1 (heun) or K (euler).
+- `sample()`: every solver of SOLVERS on an arbitrary sigma grid (docs/solvers.md,
+  solvers.md §1-5). euler/heun are exactly EDM's Algorithm 2 (Karras et al. 2022; edm-spec.md
+  §2.5) including churn (S_churn, S_min, S_max, S_noise), with exactly one randn_like per step
+  (even when gamma = 0); dpmpp-2m, ipndm and rk4 are deterministic. Float64 state, the net called
+  on a 0-dim float64 sigma; the conventions final_step and afs; NFE = count_nfe(); a final check
+  that the samples are finite (UserError naming the first non-finite step).
 - `ablation_sample()`: EDM's generalised Algorithm 1 (edm-spec.md §2.6): sigma(t) in vp|ve|linear,
   scaling s(t) in vp|none, the Heun parameter alpha, with the same per-step draw order.
 - `StackedRandomGenerator`: one torch.Generator per seed (spec §2.3).
@@ -23,17 +25,41 @@ import torch
 import dnnlib
 from art.schedules import get_sigmas, sigma_range, is_schedule_path, vp_beta_refit, vp_sigma, vp_sigma_deriv, vp_sigma_inv
 
-SOLVERS = ('euler', 'heun')
+SOLVERS = ('euler', 'heun', 'dpmpp-2m', 'ipndm', 'rk4')
+SOLVER_ORDER = {'euler': 1, 'heun': 2, 'dpmpp-2m': 2, 'ipndm': 4, 'rk4': 4} # ipndm: its max_order (default 4)
+SOLVER_INFO = {
+    'euler':    'Euler on dx/dsigma = (x - D)/sigma (= DDIM); order 1, 1 NFE per step',
+    'heun':     'Heun, EDM Algorithm 2 (Euler on the step to 0); order 2, 2 NFE per step',
+    'dpmpp-2m': 'DPM-Solver++(2M) (Lu et al. 2022): multistep in lambda = -log sigma, data prediction; order 2, 1 NFE per step',
+    'ipndm':    'iPNDM (Zhang & Chen 2023): Adams-Bashforth on d, equal-step coefficients, warm start; order 4, 1 NFE per step',
+    'rk4':      'classical 4th-order Runge-Kutta on dx/dsigma; order 4, 4 NFE per step',
+}
+STAGES = {'euler': 1, 'heun': 2, 'dpmpp-2m': 1, 'ipndm': 1, 'rk4': 4} # network calls per full step
+FINAL_STEPS = ('euler', 'none', 'denoise')
 SIGMA_SCHEDULES = ('vp', 've', 'linear')
 SCALINGS = ('vp', 'none')
 
 #----------------------------------------------------------------------------
-# NFE of K steps on a grid ending in 0.
 
-def count_nfe(solver, num_steps):
+def _check_choices(solver, final_step='euler'):
     if solver not in SOLVERS:
         raise dnnlib.UserError(f'Unknown solver "{solver}"; choose one of {", ".join(SOLVERS)}')
-    return 2 * int(num_steps) - 1 if solver == 'heun' else int(num_steps)
+    if final_step not in FINAL_STEPS:
+        raise dnnlib.UserError(f'Unknown final step "{final_step}"; choose one of {", ".join(FINAL_STEPS)}')
+
+#----------------------------------------------------------------------------
+# NFE of `sample()` on a grid of K steps (K+1 sigmas ending in 0): the one source of truth.
+
+def count_nfe(solver, num_steps, *, final_step='euler', afs=False):
+    """K-1 full steps of STAGES[solver] calls each, then: 'euler' the Euler step to 0 (1 call),
+    'none' nothing, 'denoise' D(x; sigma_{K-1}) (1 call). afs saves the first call (solvers.md §5).
+    Heun: 2K-1 | 2K-2 | 2K-1; RK4: 4K-3 | 4K-4 | 4K-3; Euler, DPM-Solver++(2M), iPNDM: K | K-1 | K."""
+    _check_choices(solver, final_step)
+    K = int(num_steps)
+    if K < 1:
+        raise dnnlib.UserError(f'The number of steps must be at least 1, got {K}')
+    nfe = STAGES[solver] * (K - 1) + (0 if final_step == 'none' else 1)
+    return max(nfe - 1, 0) if afs else nfe
 
 #----------------------------------------------------------------------------
 # Per-seed random number generators, stacked along the batch (spec §2.3).
@@ -73,53 +99,165 @@ def _churn_gammas(sigma_cur, num_steps, S_churn, S_min, S_max):
     return torch.where(inside, torch.full_like(sigma_cur, gamma), torch.zeros_like(sigma_cur))
 
 #----------------------------------------------------------------------------
-# EDM Algorithm 2 on an arbitrary grid.
+# Shared scaffolding: the counted denoiser (with AFS) and the per-step hook (callback + guard).
 
-def sample(net, latents, sigmas, class_labels=None, *, solver='heun', randn_like=torch.randn_like,
-           S_churn=0, S_min=0, S_max=float('inf'), S_noise=1, return_nfe=False, callback=None):
-    """Integrate the probability-flow ODE (plus optional churn) from sigmas[0] down to sigmas[-1] = 0.
+class _Denoiser:
+    """D(x; sigma) as float64, counting network calls. With afs the first evaluation, at (x_0,
+    sigma_0), is analytic instead: D_0 = x_0 - sigma_0 x_0 / sqrt(1 + sigma_0^2), i.e. the direction
+    d_0 = (x_0 - D_0)/sigma_0 = x_0 / sqrt(1 + sigma_0^2) of solvers.md §5."""
+    def __init__(self, net, class_labels, afs=False):
+        self.net, self.class_labels, self.afs, self.nfe = net, class_labels, bool(afs), 0
 
-    latents: [B,C,H,W] N(0,1) (scaled by sigmas[0] here). sigmas: K+1 decreasing noise levels
-    ending in 0 (see art.schedules.get_sigmas; they are used as given, not re-rounded).
-    Returns the float64 samples (and the NFE used when return_nfe=True).
-    callback(i, t_next, x_next), when given, sees the state after every step (trajectories)."""
-    if solver not in SOLVERS:
-        raise dnnlib.UserError(f'Unknown solver "{solver}"; choose one of {", ".join(SOLVERS)}')
-    t_steps = _as_grid(sigmas, latents.device)
-    num_steps = t_steps.numel() - 1
-    t_cur_all, t_next_all = t_steps[:-1], t_steps[1:]
+    def __call__(self, x, sigma):
+        if self.afs:
+            self.afs = False
+            return x - sigma * x / (1 + sigma ** 2).sqrt()
+        self.nfe += 1
+        return self.net(x, sigma, self.class_labels).to(torch.float64)
 
-    # Per-step scalars, vectorised (elementwise identical to EDM's per-step 0-dim arithmetic).
-    gammas = _churn_gammas(t_cur_all, num_steps, S_churn, S_min, S_max)
-    t_hat_all = torch.as_tensor(net.round_sigma(t_cur_all + gammas * t_cur_all)).to(torch.float64)
+#----------------------------------------------------------------------------
+class _StepHook:
+    """Called as hook(i, t_next, x_next) after every step: forwards to the user's callback and, when
+    enabled, keeps the device flag isfinite(x_next).all() (no host sync). `check()` syncs once."""
+    def __init__(self, callback, enabled=True):
+        self.callback, self.enabled, self.flags = callback, enabled, []
+
+    def __call__(self, i, t_next, x_next):
+        if self.enabled:
+            self.flags.append(torch.isfinite(x_next).all())
+        if self.callback is not None:
+            self.callback(i, t_next, x_next)
+
+    def check(self, x, sigmas, what):
+        """Raise UserError naming the first step whose output is non-finite, if the samples x are."""
+        if not self.enabled or bool(self.flags[-1] if self.flags else torch.isfinite(x).all()):
+            return
+        if not self.flags:
+            raise dnnlib.UserError(f'{what}: the initial state latents * sigma_0 (sigma_0={float(sigmas[0]):.6g}) is not finite')
+        i = int((~torch.stack(self.flags)).nonzero()[0])
+        s_cur, s_next = float(sigmas[i]), float(sigmas[i + 1])
+        raise dnnlib.UserError(f'{what} produced non-finite samples at sigma={s_next:.6g} (step {i}, from sigma={s_cur:.6g}): '
+            f'the network returned NaN/inf there or the solver diverged on this grid')
+
+#----------------------------------------------------------------------------
+# The solvers: fn(den, x, t, hook, *, final_euler, ...) -> x integrates from t[0] to t[-1]; the
+# last step is an Euler step when final_euler (the step to sigma = 0). den(x, sigma) -> D (float64).
+
+def _euler_heun(den, x, t, hook, *, final_euler, heun, randn_like, S_churn, S_min, S_max, S_noise, round_sigma):
+    """EDM Algorithm 2 (edm-spec.md §2.5): churn, Euler, Heun correction except on the final step.
+    Exactly one randn_like per step, even when gamma = 0. Per-step scalars vectorised on device."""
+    n = t.numel() - 1
+    t_cur_all, t_next_all = t[:-1], t[1:]
+    gammas = _churn_gammas(t_cur_all, n, S_churn, S_min, S_max)
+    t_hat_all = torch.as_tensor(round_sigma(t_cur_all + gammas * t_cur_all)).to(torch.float64)
     noise_coef = (t_hat_all ** 2 - t_cur_all ** 2).sqrt() * S_noise
     h_all = t_next_all - t_hat_all
-
-    nfe = 0
-    x_next = latents.to(torch.float64) * t_steps[0]
-    for i in range(num_steps):
-        x_cur = x_next
+    for i in range(n):
         t_hat, t_next, h = t_hat_all[i], t_next_all[i], h_all[i]
+        x_hat = x + noise_coef[i] * randn_like(x)
+        d_cur = (x_hat - den(x_hat, t_hat)) / t_hat
+        x = x_hat + h * d_cur
+        if heun and not (final_euler and i == n - 1):
+            d_prime = (x - den(x, t_next)) / t_next
+            x = x_hat + h * (0.5 * d_cur + 0.5 * d_prime)
+        hook(i, t_next, x)
+    return x
 
-        # Increase noise temporarily (one draw per step, always).
-        x_hat = x_cur + noise_coef[i] * randn_like(x_cur)
+#----------------------------------------------------------------------------
+def _dpmpp_2m(den, x, t, hook, *, final_euler):
+    """DPM-Solver++(2M), Lu et al. 2022 Alg. 2 (solvers.md §2), in lambda = -log sigma:
+    x_{i+1} = (sigma_{i+1}/sigma_i) x_i + (1 - sigma_{i+1}/sigma_i) Dhat_i, where 1 - e^{-h_i} = 1 -
+    sigma_{i+1}/sigma_i and Dhat_i = D_i + (D_i - D_{i-1}) / (2 r_i), r_i = h_{i-1}/h_i; first order
+    (Dhat_i = D_i) on the first step and on the final step (there x_{i+1} = D_i at sigma = 0)."""
+    n = t.numel() - 1
+    ratio = t[1:] / t[:-1]
+    lam = -t.log()
+    h = lam[1:] - lam[:-1]
+    half_inv_r = h[1:] / (2 * h[:-1]) # 1/(2 r_i) for i = 1..n-1
+    D_prev = None
+    for i in range(n):
+        D = den(x, t[i])
+        D_hat = D if D_prev is None or (final_euler and i == n - 1) else D + half_inv_r[i - 1] * (D - D_prev)
+        x = ratio[i] * x + (1 - ratio[i]) * D_hat
+        D_prev = D
+        hook(i, t[i + 1], x)
+    return x
 
-        # Euler step.
-        denoised = net(x_hat, t_hat, class_labels).to(torch.float64)
-        nfe += 1
-        d_cur = (x_hat - denoised) / t_hat
-        x_next = x_hat + h * d_cur
+#----------------------------------------------------------------------------
+# Adams-Bashforth coefficients for equal steps, newest direction first (solvers.md §3).
+IPNDM_COEFFS = ((1,), (3 / 2, -1 / 2), (23 / 12, -16 / 12, 5 / 12), (55 / 24, -59 / 24, 37 / 24, -9 / 24))
 
-        # 2nd order correction, except on the last step (to sigma = 0).
-        if solver == 'heun' and i < num_steps - 1:
-            denoised = net(x_next, t_next, class_labels).to(torch.float64)
-            nfe += 1
-            d_prime = (x_next - denoised) / t_next
-            x_next = x_hat + h * (0.5 * d_cur + 0.5 * d_prime)
-        if callback is not None:
-            callback(i, t_next, x_next)
+def _ipndm(den, x, t, hook, *, final_euler, max_order=4):
+    """iPNDM (Zhang & Chen 2023): x_{i+1} = x_i + h_i sum_j c^q_j d_{i-j}, q = min(max_order, i+1),
+    c^q the equal-step Adams-Bashforth coefficients IPNDM_COEFFS[q-1]; Euler on the final step."""
+    if max_order not in (1, 2, 3, 4):
+        raise dnnlib.UserError(f'ipndm max_order must be 1, 2, 3 or 4, got {max_order}')
+    n = t.numel() - 1
+    h_all = t[1:] - t[:-1]
+    ds = [] # newest first
+    for i in range(n):
+        ds = [(x - den(x, t[i])) / t[i]] + ds[:max_order - 1]
+        coeffs = (1,) if final_euler and i == n - 1 else IPNDM_COEFFS[len(ds) - 1]
+        x = x + h_all[i] * sum(c * d for c, d in zip(coeffs, ds))
+        hook(i, t[i + 1], x)
+    return x
 
-    return (x_next, nfe) if return_nfe else x_next
+#----------------------------------------------------------------------------
+def _rk4(den, x, t, hook, *, final_euler):
+    """Classical RK4 on dx/dsigma = (x - D)/sigma, stages at sigma_i, sigma_i + h/2 (twice),
+    sigma_{i+1}: x_{i+1} = x_i + h (k1 + 2 k2 + 2 k3 + k4)/6; Euler on the final step."""
+    n = t.numel() - 1
+    h_all = t[1:] - t[:-1]
+    t_mid = t[:-1] + h_all / 2
+    f = lambda y, s: (y - den(y, s)) / s
+    for i in range(n):
+        h, k1 = h_all[i], f(x, t[i])
+        if final_euler and i == n - 1:
+            x = x + h * k1
+        else:
+            k2 = f(x + (h / 2) * k1, t_mid[i])
+            k3 = f(x + (h / 2) * k2, t_mid[i])
+            k4 = f(x + h * k3, t[i + 1])
+            x = x + (h / 6) * (k1 + 2 * k2 + 2 * k3 + k4)
+        hook(i, t[i + 1], x)
+    return x
+
+#----------------------------------------------------------------------------
+# The sampler.
+
+def sample(net, latents, sigmas, class_labels=None, *, solver='heun', randn_like=torch.randn_like,
+           S_churn=0, S_min=0, S_max=float('inf'), S_noise=1, final_step='euler', afs=False, max_order=4,
+           check_finite=True, return_nfe=False, callback=None):
+    """Integrate the probability-flow ODE (plus optional churn) from sigmas[0] towards 0.
+
+    latents: [B,C,H,W] N(0,1) (scaled by sigmas[0] here). sigmas: K+1 decreasing noise levels
+    ending in 0 (see art.schedules.get_sigmas; used as given, not re-rounded). solver: one of
+    SOLVERS. final_step (solvers.md §5): 'euler' takes all K steps, the last one (to 0) an Euler
+    step; 'none' stops at sigmas[K-1] and returns that state; 'denoise' returns D(x; sigmas[K-1]).
+    afs: analytic first evaluation (see _Denoiser). Churn (S_*) only for euler/heun. max_order:
+    ipndm's. NFE = count_nfe(solver, K, final_step=, afs=). check_finite: raise UserError naming the
+    step if the samples are not finite. Returns the float64 samples (and the NFE if return_nfe).
+    callback(i, t_next, x_next), when given, sees the state after every step (trajectories)."""
+    _check_choices(solver, final_step)
+    if S_churn > 0 and solver not in ('euler', 'heun'):
+        raise dnnlib.UserError(f'Churn (S_churn={S_churn}) is only defined for the euler and heun solvers, not {solver}')
+    grid = _as_grid(sigmas, latents.device)
+    den, hook = _Denoiser(net, class_labels, afs), _StepHook(callback, check_finite)
+    final_euler = final_step == 'euler'
+    t = grid if final_euler else grid[:-1]
+    x = latents.to(torch.float64) * grid[0]
+    if solver in ('euler', 'heun'):
+        x = _euler_heun(den, x, t, hook, final_euler=final_euler, heun=(solver == 'heun'), randn_like=randn_like,
+            S_churn=S_churn, S_min=S_min, S_max=S_max, S_noise=S_noise, round_sigma=net.round_sigma)
+    elif solver == 'ipndm':
+        x = _ipndm(den, x, t, hook, final_euler=final_euler, max_order=max_order)
+    else:
+        x = {'dpmpp-2m': _dpmpp_2m, 'rk4': _rk4}[solver](den, x, t, hook, final_euler=final_euler)
+    if final_step == 'denoise':
+        x = den(x, grid[-2])
+        hook(grid.numel() - 2, grid[-1], x)
+    hook.check(x, grid, f'Sampling with {solver}')
+    return (x, den.nfe) if return_nfe else x
 
 #----------------------------------------------------------------------------
 # sigma(t), sigma'(t), sigma^-1 and s(t), s'(t) of EDM's ablation sampler (spec §2.6).
@@ -145,15 +283,16 @@ def _scaling_fns(scaling, sigma, sigma_deriv):
 def ablation_sample(net, latents, sigmas, class_labels=None, *, randn_like=torch.randn_like,
                     solver='heun', sigma_schedule='linear', scaling='none', alpha=1, epsilon_s=1e-3,
                     sigma_min=None, sigma_max=None, S_churn=0, S_min=0, S_max=float('inf'), S_noise=1,
-                    return_nfe=False, callback=None):
+                    check_finite=True, return_nfe=False, callback=None):
     """Generalised Algorithm 1 of EDM with churn: x(t) = s(t) * (y + sigma(t) n).
 
     sigmas: K+1 grid (noise levels, last 0) as from art.schedules.get_sigmas; the time steps are
     t_i = sigma^-1(sigmas[i]), t_K = 0. sigma_min/sigma_max (default: the grid's ends) set the VP
     beta refit used by sigma_schedule='vp' (EDM passes the resolved range, not the grid's ends).
     With (heun, linear, none, alpha=1) this equals `sample()` up to float64 rounding.
-    callback(i, sigma(t_next), x_next) is called after every step (x_next includes the scaling s)."""
-    assert solver in SOLVERS and sigma_schedule in SIGMA_SCHEDULES and scaling in SCALINGS
+    callback(i, sigma(t_next), x_next) is called after every step (x_next includes the scaling s).
+    check_finite: as in `sample()`."""
+    assert solver in ('euler', 'heun') and sigma_schedule in SIGMA_SCHEDULES and scaling in SCALINGS
     if not alpha > 0:
         raise dnnlib.UserError(f'alpha must be positive, got {alpha}')
     grid = _as_grid(sigmas, latents.device)
@@ -178,7 +317,7 @@ def ablation_sample(net, latents, sigmas, class_labels=None, *, randn_like=torch
     h_all = t_next_all - t_hat_all
     t_prime_all = t_hat_all + alpha * h_all
 
-    nfe = 0
+    nfe, hook = 0, _StepHook(callback, check_finite)
     x_next = latents.to(torch.float64) * (sigma(t_steps[0]) * s(t_steps[0]))
     for i in range(num_steps):
         x_cur = x_next
@@ -199,9 +338,9 @@ def ablation_sample(net, latents, sigmas, class_labels=None, *, randn_like=torch
             nfe += 1
             d_prime = deriv(x_prime, t_prime, denoised)
             x_next = x_hat + h * ((1 - 1 / (2 * alpha)) * d_cur + 1 / (2 * alpha) * d_prime)
-        if callback is not None:
-            callback(i, sigma(t_next_all[i]), x_next)
+        hook(i, sigma(t_next_all[i]), x_next)
 
+    hook.check(x_next, grid, f'Ablation sampling with {solver}')
     return (x_next, nfe) if return_nfe else x_next
 
 #----------------------------------------------------------------------------
@@ -226,7 +365,7 @@ def ablation_sampler(net, latents, class_labels=None, randn_like=torch.randn_lik
     """EDM's `ablation_sampler` (spec §2.6). `schedule` is EDM's sigma(t) choice (vp|ve|linear);
     `discretization` is any grid of art.schedules (vp|ve|iddpm|edm as in EDM, or uniform|logsnr|a
     schedule file). The VP beta refit uses the resolved noise range, as EDM does."""
-    if solver not in SOLVERS or schedule not in SIGMA_SCHEDULES or scaling not in SCALINGS:
+    if solver not in ('euler', 'heun') or schedule not in SIGMA_SCHEDULES or scaling not in SCALINGS:
         raise dnnlib.UserError(f'Invalid ablation choice solver={solver}, sigma schedule={schedule}, scaling={scaling}')
     sigmas = get_sigmas(discretization, num_steps, net=net, sigma_min=sigma_min, sigma_max=sigma_max, rho=rho,
         device=latents.device, epsilon_s=epsilon_s, C_1=C_1, C_2=C_2, M=M, log=log)

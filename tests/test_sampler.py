@@ -94,7 +94,7 @@ def test_spec_sigma_sequences(name, fn, kwargs, net_range, expected):
 
 #----------------------------------------------------------------------------
 
-@pytest.mark.parametrize('solver', sampler.SOLVERS)
+@pytest.mark.parametrize('solver', ['euler', 'heun'])
 @pytest.mark.parametrize('K', [1, 2, 5])
 def test_nfe_and_one_draw_per_step(solver, K):
     net = GaussNet()
@@ -105,7 +105,7 @@ def test_nfe_and_one_draw_per_step(solver, K):
     assert len(draws) == K and all(d.dtype == torch.float64 and d.shape == latents.shape for d in draws)
     assert x.dtype == torch.float64 and x.shape == latents.shape
     with pytest.raises(dnnlib.UserError):
-        sampler.count_nfe('rk4', K)
+        sampler.count_nfe('midpoint', K)
 
 #----------------------------------------------------------------------------
 def numpy_algorithm2(lat, sig, noise, heun, S_churn=0.0, S_min=0.0, S_max=np.inf, S_noise=1.0, sd=0.5):
@@ -127,7 +127,7 @@ def numpy_algorithm2(lat, sig, noise, heun, S_churn=0.0, S_min=0.0, S_max=np.inf
     return x
 
 #----------------------------------------------------------------------------
-@pytest.mark.parametrize('solver', sampler.SOLVERS)
+@pytest.mark.parametrize('solver', ['euler', 'heun'])
 @pytest.mark.parametrize('churn', [dict(), dict(S_churn=40, S_min=0.05, S_max=50, S_noise=1.003)])
 def test_matches_numpy_algorithm2(solver, churn):
     latents = torch.randn(4, 1, 2, 2, generator=torch.Generator().manual_seed(1))
@@ -210,7 +210,7 @@ def test_sample_on_custom_grid_and_labels():
     c = sampler.sample(net, latents, sig, torch.eye(3)[[2, 2]])
     assert torch.equal(a, b) and not torch.allclose(a, c)
     with pytest.raises(dnnlib.UserError):
-        sampler.sample(net, latents, sig, torch.eye(3)[[0, 1]], solver='rk4')
+        sampler.sample(net, latents, sig, torch.eye(3)[[0, 1]], solver='midpoint')
 
 #----------------------------------------------------------------------------
 # StackedRandomGenerator (§2.3).
