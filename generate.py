@@ -10,6 +10,7 @@ already in --outdir are skipped; every image is written atomically). EDM's sigma
 `--schedule` is renamed `--sigma_schedule`; `--disc` stays as an alias of `--schedule`.
 """
 
+import math
 import os
 
 import click
@@ -27,13 +28,18 @@ from torch_utils import distributed as dist
 from torch_utils.misc import resolve_device
 
 EDM_GRIDS = ('vp', 've', 'iddpm', 'edm')
+MAX_SEEDS = 10 ** 8 # the most seeds one run takes
 
 #----------------------------------------------------------------------------
 def _seed_list(ctx, param, value):
     try:
-        return parse_int_list(value)
-    except ValueError:
-        raise click.BadParameter(f'"{value}" is not a list of seeds such as 1,2,5-10')
+        seeds = parse_int_list(value, max_count=MAX_SEEDS)
+    except ValueError as e:
+        detail = f'it has {e}' if 'more than' in str(e) else 'expected a list such as 1,2,5-10'
+        raise click.ClickException(f'--seeds="{value}" is not a valid seed list ({detail}; at most {MAX_SEEDS:,} seeds)') from None
+    if not seeds:
+        raise click.ClickException(f'--seeds="{value}" gives no seeds; pass e.g. --seeds=0-63 (a range a-b needs a <= b)')
+    return seeds
 
 #----------------------------------------------------------------------------
 # Batches of seeds: EDM's split, nearly equal chunks, rank r takes chunks r, r+W, r+2W, ... (§2.2).
@@ -58,11 +64,38 @@ def to_uint8(images):
 #----------------------------------------------------------------------------
 def save_image_atomic(image_np, path):
     """Write one HWC uint8 image as PNG via a temporary file + os.replace (never a partial PNG)."""
-    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
     img = PIL.Image.fromarray(image_np[:, :, 0], 'L') if image_np.shape[2] == 1 else PIL.Image.fromarray(image_np, 'RGB')
     tmp = f'{path}.tmp{os.getpid()}'
-    img.save(tmp, format='PNG')
-    os.replace(tmp, path)
+    try:
+        os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+        img.save(tmp, format='PNG')
+        os.replace(tmp, path)
+    except OSError as e:
+        raise dnnlib.UserError(f'Cannot write "{path}" ({e.strerror or e}); check --outdir') from None
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+#----------------------------------------------------------------------------
+def check_outdir(outdir):
+    """UserError unless --outdir is a writable folder or can be created (nothing is created here)."""
+    path = os.path.abspath(outdir)
+    while not os.path.exists(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    if not os.path.isdir(path):
+        raise dnnlib.UserError(f'--outdir "{outdir}" cannot be a folder: "{path}" is a file; give another --outdir')
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise dnnlib.UserError(f'--outdir "{outdir}" is not writable (no write permission in "{path}"); give another --outdir')
+
+#----------------------------------------------------------------------------
+def check_sampler_args(rho, S_churn, S_min, S_max, S_noise):
+    """One-line UserError for NaN or out-of-range sampler parameters (S_max may be inf)."""
+    for name, v, finite in (('--rho', rho, True), ('--S_churn', S_churn, True), ('--S_min', S_min, True),
+                            ('--S_max', S_max, False), ('--S_noise', S_noise, True)):
+        if v != v or (finite and not math.isfinite(v)):
+            raise dnnlib.UserError(f'{name}={v} must be a finite number')
+    if not (rho > 0 and S_churn >= 0 and S_noise >= 0):
+        raise dnnlib.UserError(f'Need --rho > 0, --S_churn >= 0 and --S_noise >= 0 (got {rho:g}, {S_churn:g}, {S_noise:g})')
 
 #----------------------------------------------------------------------------
 # Resolve --schedule / --disc / --sigma_schedule / --scaling / --solver into one sampling plan.
@@ -115,11 +148,22 @@ def generate_images(network_pkl, outdir, seeds=range(64), subdirs=False, class_i
                     S_noise=1, solver=None, discretization=None, schedule=None, sigma_schedule=None, scaling=None,
                     device=None, trust_pickle=False, steps_given=True):
     """The body of `python generate.py`, callable from Python. Raises dnnlib.UserError."""
+    seeds = seeds if isinstance(seeds, (list, tuple, range)) else list(seeds)
+    if len(seeds) > MAX_SEEDS:
+        raise dnnlib.UserError(f'{len(seeds):,} seeds is over the limit of {MAX_SEEDS:,} per run; split the seeds over several runs')
     seeds = list(seeds)
     device = resolve_device(device)
     dist.init(device)
     grid = resolve_grid(schedule, discretization)
     grid_given = schedule is not None or discretization is not None
+    if schedule in ('vp', 've') and discretization is None:
+        dist.print0(f'Note: --schedule={schedule} selects the {schedule} time grid {{t_i}} (EDM\'s --disc={schedule}); for EDM\'s --schedule={schedule} (noise schedule sigma(t)) use --sigma_schedule={schedule}')
+    if not seeds:
+        raise dnnlib.UserError('No seeds to generate; pass e.g. --seeds=0-63')
+    if num_steps is not None:
+        art_schedules.check_num_steps(num_steps)
+    check_sampler_args(rho, S_churn, S_min, S_max, S_noise)
+    check_outdir(outdir)
     if art_schedules.is_schedule_path(grid):
         trained_for = art_schedules.load_schedule(grid).get('solver') # fail fast on a bad file, before loading the network
         if not steps_given:
@@ -169,6 +213,8 @@ def generate_images(network_pkl, outdir, seeds=range(64), subdirs=False, class_i
         # Generate and save.
         with torch.no_grad():
             images = run(latents, class_labels, rnd.randn_like)
+        if not torch.isfinite(images).all():
+            raise dnnlib.UserError(f'The sampler returned non-finite images for seeds {batch_seeds[0]}..{batch_seeds[-1]}; none of them was written (check the network and the grid)')
         for seed, image_np in zip(batch_seeds, to_uint8(images)):
             save_image_atomic(image_np, image_path(outdir, seed, subdirs))
 

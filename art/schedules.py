@@ -39,14 +39,20 @@ SCHEDULES = ('edm', 'uniform', 'logsnr', 'vp', 've', 'iddpm')
 FORMAT = 'art-schedule/1'
 EXPORT_FORMATS = ('json', 'kdiffusion', 'comfyui', 'diffusers')
 VP_BETA_D, VP_BETA_MIN = 19.9, 0.1          # VP defaults used for the default vp noise range
+MAX_SCHEDULE_BYTES = 16 << 20               # schedule files are read with this size cap
+MAX_STEPS = 10000                           # the most steps K of any grid
 
 #----------------------------------------------------------------------------
-# The VP noise schedule sigma(t) = sqrt(exp(beta_d t^2 / 2 + beta_min t) - 1) (Song et al. 2021;
-# EDM Table 1), its derivative and inverse. Work on floats and float64 tensors alike.
+# The VP noise schedule sigma(t) = sqrt(e^(beta_d t^2 / 2 + beta_min t) - 1) (Song et al. 2021;
+# EDM Table 1), its derivative and inverse. The exponential is the power np.e ** (.) (spec §2.6): on
+# Python numbers in Python floats (EDM's default noise range), else on a float64 tensor (torch.pow).
 
 def vp_sigma(t, beta_d, beta_min):
+    if isinstance(t, (int, float)) and not isinstance(t, bool):
+        t = float(t)
+        return torch.tensor((np.e ** (0.5 * beta_d * (t ** 2) + beta_min * t) - 1) ** 0.5, dtype=torch.float64)
     t = torch.as_tensor(t, dtype=torch.float64)
-    return ((0.5 * beta_d * (t ** 2) + beta_min * t).exp() - 1) ** 0.5
+    return (np.e ** (0.5 * beta_d * (t ** 2) + beta_min * t) - 1) ** 0.5
 
 #----------------------------------------------------------------------------
 def vp_sigma_deriv(t, beta_d, beta_min):
@@ -97,17 +103,29 @@ def sigma_range(schedule, net=None, sigma_min=None, sigma_max=None, epsilon_s=1e
 # The improved-DDPM u-table (Nichol & Dhariwal 2021 as used by EDM; spec §2.6), length M+1,
 # u_M = 0 and u_{j-1} = sqrt((u_j^2 + 1) / max(abar(j-1)/abar(j), C_1) - 1).
 
+_iddpm_cache = {}
+
 def iddpm_u(M=1000, C_1=0.001, C_2=0.008, device='cpu'):
-    """u_0 > ... > u_{M-1} > u_M = 0 in float64. Note: abar(j) is evaluated in float32 (as EDM does,
-    from an integer index tensor), which the verified test vectors of spec §2.6 depend on: e.g. the
-    smallest level is 0.0064224696 instead of the all-float64 0.0064254128."""
-    j = torch.arange(M + 1, dtype=torch.float32)
-    alpha_bar = ((0.5 * np.pi) * j / M / (C_2 + 1)).sin() ** 2
-    ratio = (alpha_bar[:-1] / alpha_bar[1:]).clip(min=C_1).tolist()  # abar(j-1)/abar(j), j = 1..M
-    u = [0.0] * (M + 1)
-    for k in range(M, 0, -1):
-        u[k - 1] = math.sqrt((u[k] ** 2 + 1) / ratio[k - 1] - 1)
-    return torch.tensor(u, dtype=torch.float64, device=device)
+    """u_0 > ... > u_{M-1} > u_M = 0 in float64, with the operations of spec §2.6: abar(j) in float32
+    (from an integer index tensor), the recurrence in float64 torch ops on one entry at a time
+    (torch's pow/sqrt, which differ from Python's math by a few ulp on some inputs). Cached."""
+    key = (int(M), float(C_1), float(C_2), str(torch.device(device)))
+    if key not in _iddpm_cache:
+        j = torch.arange(M + 1, device=device)
+        alpha_bar = (0.5 * np.pi * j / M / (C_2 + 1)).sin() ** 2
+        ratio = (alpha_bar[:-1] / alpha_bar[1:]).clip(min=C_1) # abar(j-1)/abar(j), j = 1..M
+        u = torch.zeros(M + 1, dtype=torch.float64, device=device)
+        for k in range(M, 0, -1):
+            u[k - 1] = ((u[k] ** 2 + 1) / ratio[k - 1] - 1).sqrt()
+        _iddpm_cache[key] = u
+    return _iddpm_cache[key].clone()
+
+#----------------------------------------------------------------------------
+def check_num_steps(num_steps):
+    """int(num_steps) if 1 <= K <= MAX_STEPS, else a one-line dnnlib.UserError."""
+    if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)) or not 1 <= num_steps <= MAX_STEPS:
+        raise dnnlib.UserError(f'Number of steps must be an integer from 1 to {MAX_STEPS}, got {num_steps!r}')
+    return int(num_steps)
 
 #----------------------------------------------------------------------------
 # The K nodes sigma_0 > ... > sigma_{K-1} of a named grid (before rounding and the final 0).
@@ -116,9 +134,9 @@ def grid_nodes(schedule, num_steps, sigma_min, sigma_max, rho=7.0, device='cpu',
                epsilon_s=1e-3, C_1=0.001, C_2=0.008, M=1000):
     if schedule not in SCHEDULES:
         raise dnnlib.UserError(f'Unknown schedule "{schedule}"; choose one of {", ".join(SCHEDULES)} or a schedule .json file')
-    num_steps = int(num_steps)
-    if num_steps < 1:
-        raise dnnlib.UserError(f'Number of steps must be at least 1, got {num_steps}')
+    num_steps = check_num_steps(num_steps)
+    if schedule == 'edm' and not 0 < rho < math.inf:
+        raise dnnlib.UserError(f'--rho must be a finite number > 0, got {rho:g}')
     i = torch.arange(num_steps, dtype=torch.float64, device=device)
     frac = i / max(num_steps - 1, 1) # K = 1 gives the single node sigma_max (EDM's formula gives 0/0 = NaN)
     if schedule == 'edm':
@@ -140,34 +158,49 @@ def grid_nodes(schedule, num_steps, sigma_min, sigma_max, rho=7.0, device='cpu',
     return u[((len(u) - 1) / max(num_steps - 1, 1) * i).round().to(torch.int64)]
 
 #----------------------------------------------------------------------------
-# Validation of a sigma list (schedule files, user input).
+# Validation of a grid: the one check every grid passes (named grids, schedule files, resampled or
+# clamped grids), and the element checks of a sigma list read from a file.
+
+def check_grid(sigmas, source='schedule'):
+    """Return `sigmas` (list, array or tensor) as a float64 numpy array after checking that it is a
+    whole grid: >= 2 finite values, positive and strictly decreasing up to a final 0, and still finite,
+    positive and strictly decreasing after rounding to float32 (networks see float32 noise levels).
+    Raises a one-line dnnlib.UserError naming `source`."""
+    s = np.asarray(sigmas.detach().cpu() if isinstance(sigmas, torch.Tensor) else sigmas, dtype=np.float64).reshape(-1)
+    if len(s) < 2:
+        raise dnnlib.UserError(f'{source}: a grid needs at least 2 sigmas (sigma_max, ..., 0), got {len(s)}')
+    bad = np.flatnonzero(~np.isfinite(s))
+    if len(bad):
+        raise dnnlib.UserError(f'{source}: sigmas[{bad[0]}] = {s[bad[0]]:g} is not finite')
+    if s[-1] != 0:
+        raise dnnlib.UserError(f'{source}: the last sigma must be 0 (the final step goes to sigma=0), got {s[-1]:g}; append 0')
+    with np.errstate(over='ignore'):
+        s32 = s.astype(np.float32).astype(np.float64)
+    for name, v in (('', s), (' after rounding to float32', s32)):
+        bad = np.flatnonzero(~np.isfinite(v[:-1]) | (v[:-1] <= 0))
+        if len(bad):
+            raise dnnlib.UserError(f'{source}: sigmas[{bad[0]}] = {s[bad[0]]:g} must be positive and finite{name} (only the last value is 0)')
+        bad = np.flatnonzero(~(v[:-1] > v[1:]))
+        if len(bad):
+            k = bad[0]
+            raise dnnlib.UserError(f'{source}: sigmas must be strictly decreasing{name}, but sigmas[{k}] = {s[k]:.9g} <= sigmas[{k + 1}] = {s[k + 1]:.9g}')
+    return s
 
 def check_sigmas(sigmas, source='schedule'):
-    """Return `sigmas` as a list of Python floats after checking that it is a grid: a list of >= 2
-    finite numbers, strictly decreasing, positive up to a final 0. Raises dnnlib.UserError."""
+    """Return `sigmas` (a JSON list) as a list of Python floats after checking that every entry is a
+    number and that the list is a grid (check_grid). Raises dnnlib.UserError."""
     if not isinstance(sigmas, (list, tuple)):
         raise dnnlib.UserError(f'{source}: "sigmas" must be a list of numbers, got {type(sigmas).__name__}')
-    if len(sigmas) < 2:
-        raise dnnlib.UserError(f'{source}: "sigmas" needs at least 2 values (sigma_max, ..., 0), got {len(sigmas)}')
     for k, s in enumerate(sigmas):
         if isinstance(s, bool) or not isinstance(s, (int, float)):
-            raise dnnlib.UserError(f'{source}: sigmas[{k}] = {s!r} is not a number')
+            raise dnnlib.UserError(f'{source}: sigmas[{k}] = {str(s)[:20]!r} is not a number')
         try:
             finite = math.isfinite(s)
         except OverflowError: # a huge JSON integer
             finite = False
         if not finite:
             raise dnnlib.UserError(f'{source}: sigmas[{k}] = {str(s)[:12]} is not finite')
-    sigmas = [float(s) for s in sigmas]
-    if sigmas[-1] != 0:
-        raise dnnlib.UserError(f'{source}: the last sigma must be 0 (the final step goes to sigma=0), got {sigmas[-1]:g}; append 0')
-    for k, s in enumerate(sigmas[:-1]):
-        if s <= 0:
-            raise dnnlib.UserError(f'{source}: sigmas[{k}] = {s:g} must be positive (only the last value is 0)')
-    for k in range(len(sigmas) - 1):
-        if not sigmas[k] > sigmas[k + 1]:
-            raise dnnlib.UserError(f'{source}: sigmas must be strictly decreasing, but sigmas[{k}] = {sigmas[k]:g} <= sigmas[{k + 1}] = {sigmas[k + 1]:g}')
-    return sigmas
+    return check_grid([float(s) for s in sigmas], source).tolist()
 
 #----------------------------------------------------------------------------
 # Log-linear resampling: log sigma of the K non-zero nodes, piecewise linear over the normalised
@@ -177,9 +210,7 @@ def resample_sigmas(sigmas, num_steps):
     """Resample a grid of K+1 sigmas (last = 0) to num_steps+1 sigmas. Endpoints are kept exactly."""
     is_tensor = isinstance(sigmas, torch.Tensor)
     nodes = np.asarray(sigmas.detach().cpu() if is_tensor else sigmas, dtype=np.float64)[:-1]
-    num_steps = int(num_steps)
-    if num_steps < 1:
-        raise dnnlib.UserError(f'Cannot resample a schedule to {num_steps} steps; need at least 1')
+    num_steps = check_num_steps(num_steps)
     if num_steps == len(nodes):
         new = nodes.copy()
     elif len(nodes) == 1:
@@ -321,25 +352,26 @@ def validate_schedule(data, source='schedule'):
     data['num_steps'] = K
     if data.get('time_change') is not None:
         _check_time_change(data['time_change'], source)
+        tc_grid = time_change_grid(data['time_change'], K)[0]
+        if not np.allclose(tc_grid, data['sigmas'], rtol=1e-6, atol=0):
+            k = int(np.argmax(~np.isclose(tc_grid, data['sigmas'], rtol=1e-6, atol=0)))
+            raise dnnlib.UserError(f'{source}: "time_change" contradicts "sigmas" at K={K} (sigmas[{k}] = {data["sigmas"][k]:.9g}, '
+                                   f'the time change gives {tc_grid[k]:.9g}); fix or remove "time_change"')
     return data
 
 #----------------------------------------------------------------------------
 def load_schedule(path):
     """Read and validate a schedule file. Every problem raises a one-line dnnlib.UserError."""
     source = f'Schedule file "{path}"'
-    try:
-        with open(path, 'r') as f:
-            text = f.read()
-    except OSError as e:
-        raise dnnlib.UserError(f'{source} cannot be read ({e.strerror or e}); check the path') from None
-    except UnicodeDecodeError:
-        raise dnnlib.UserError(f'{source} is not a text (JSON) file') from None
+    text = dnnlib.util.read_text_bounded(path, MAX_SCHEDULE_BYTES, source)
     if not text.strip():
         raise dnnlib.UserError(f'{source} is empty; write it with art.schedules.save_schedule or train_art.py')
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise dnnlib.UserError(f'{source} is not valid JSON ({e.msg} at line {e.lineno} column {e.colno})') from None
+    except RecursionError:
+        raise dnnlib.UserError(f'{source} is nested too deeply to be a schedule file') from None
     return validate_schedule(data, source=source)
 
 #----------------------------------------------------------------------------
@@ -375,7 +407,10 @@ def get_sigmas(schedule, num_steps, net=None, sigma_min=None, sigma_max=None, rh
     log-linearly (art-paper §2.6), and `log` is told so. Named grids use the noise range of
     `sigma_range()`; nodes go through `net.round_sigma()` when a net is given. `num_steps=None` keeps
     a file's own K. `log`: callable for messages (default: clamping warnings via warnings.warn)."""
+    if num_steps is not None:
+        num_steps = check_num_steps(num_steps)
     if is_schedule_path(schedule):
+        source = f'Schedule "{schedule}"'
         if sigma_min is not None or sigma_max is not None:
             raise dnnlib.UserError('--sigma_min/--sigma_max cannot be combined with a schedule file: the file fixes the noise levels')
         data = load_schedule(schedule)
@@ -389,15 +424,17 @@ def get_sigmas(schedule, num_steps, net=None, sigma_min=None, sigma_max=None, rh
             sigmas = resample_sigmas(sigmas, num_steps)
             if log is not None:
                 log(f'Schedule "{schedule}" resampled from K={K} to K={int(num_steps)} steps (log-linear in sigma over the step index)')
-        sigmas = clamp_to_net(sigmas, net, source=f'Schedule "{schedule}"', log=log)
+        sigmas = clamp_to_net(sigmas, net, source=source, log=log)
     else:
         lo, hi = sigma_range(schedule, net, sigma_min, sigma_max, epsilon_s)
         sigmas = grid_nodes(schedule, 18 if num_steps is None else num_steps, lo, hi, rho, device,
             epsilon_s=epsilon_s, C_1=C_1, C_2=C_2, M=M)
         sigmas = torch.cat([sigmas, torch.zeros_like(sigmas[:1])])
+        source = f'The {schedule} grid (K={len(sigmas) - 1}, sigma_min={lo:g}, sigma_max={hi:g}{f", rho={rho:g}" if schedule == "edm" else ""})'
     if net is not None:
         nodes = torch.as_tensor(net.round_sigma(sigmas[:-1])).to(torch.float64)
         sigmas = torch.cat([nodes, torch.zeros_like(nodes[:1])])
+    check_grid(sigmas, source + (' after the network\'s round_sigma' if net is not None else ''))
     return sigmas
 
 #----------------------------------------------------------------------------

@@ -56,6 +56,37 @@ def click_user_errors():
         raise click.ClickException(str(e)) from None
 
 #----------------------------------------------------------------------------
+# User-given text files (schedules, configs): regular files only, read with a size cap.
+
+def read_text_bounded(path, max_bytes, what):
+    """The text of the user-given file `path` (UTF-8), refusing with a one-line UserError anything
+    that is not a regular file (FIFOs, devices such as /dev/zero: checked with os.stat before opening,
+    so nothing blocks), a file over `max_bytes`, and text that is not UTF-8. `what` names the file
+    in the message, e.g. 'Schedule file "x.json"'."""
+    import stat # pylint: disable=import-outside-toplevel
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError) as e:
+        raise UserError(f'{what} cannot be read ({getattr(e, "strerror", None) or e}); check the path') from None
+    if not stat.S_ISREG(st.st_mode):
+        raise UserError(f'{what} cannot be read: it is not a regular file (a directory, FIFO or device); give the path of a file')
+    if st.st_size > max_bytes:
+        raise UserError(f'{what} is {st.st_size} bytes, over the {max_bytes}-byte limit for such files')
+    try:
+        with open(path, 'rb') as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode): # replaced between stat and open
+                raise UserError(f'{what} cannot be read: it is not a regular file (a directory, FIFO or device); give the path of a file')
+            data = f.read(max_bytes + 1)
+    except OSError as e:
+        raise UserError(f'{what} cannot be read ({e.strerror or e}); check the path') from None
+    if len(data) > max_bytes:
+        raise UserError(f'{what} is over the {max_bytes}-byte limit for such files')
+    try:
+        return data.decode('utf-8')
+    except UnicodeDecodeError:
+        raise UserError(f'{what} is not a UTF-8 text file') from None
+
+#----------------------------------------------------------------------------
 # Tee of stdout/stderr into a log file (train.py uses it with file_mode='a' on log.txt).
 
 class Logger:
@@ -326,18 +357,17 @@ def copy_files_and_create_dirs(files: List[Tuple[str, str]]) -> None:
 # URLs and the download cache.
 
 def is_url(obj: Any, allow_file_urls: bool = False) -> bool:
-    """True for 'scheme://host.tld/...' strings (and file:// URLs when allowed)."""
+    """True for 'scheme://host.tld/...', 'scheme://localhost[:port]/...' and IP-address URLs (and
+    file:// URLs when allowed)."""
     if not isinstance(obj, str) or '://' not in obj:
         return False
     if allow_file_urls and obj.startswith('file://'):
         return True
     try:
-        res = urllib.parse.urlparse(obj)
-        if not res.scheme or not res.netloc or '.' not in res.netloc:
-            return False
-        res = urllib.parse.urlparse(urllib.parse.urljoin(obj, '/'))
-        if not res.scheme or not res.netloc or '.' not in res.netloc:
-            return False
+        for res in (urllib.parse.urlparse(obj), urllib.parse.urlparse(urllib.parse.urljoin(obj, '/'))):
+            host = res.hostname or ''
+            if not res.scheme or not res.netloc or not ('.' in host or ':' in host or host == 'localhost'):
+                return False
     except Exception:
         return False
     return True
@@ -469,7 +499,9 @@ def open_url(url: str, cache_dir: Optional[str] = None, num_attempts: int = 10, 
 # EDM's seed/channel list syntax: '1,2,5-10' -> [1, 2, 5, 6, 7, 8, 9, 10]. Order and duplicates are
 # kept, a-b ranges are inclusive, a list passes through unchanged, empty pieces are ignored.
 
-def parse_int_list(s):
+# With `max_count`, a list longer than that raises ValueError before it is built.
+
+def parse_int_list(s, max_count=None):
     if isinstance(s, list):
         return s
     result = []
@@ -477,5 +509,8 @@ def parse_int_list(s):
         if p.strip() == '':
             continue
         m = re.match(r'^(\d+)-(\d+)$', p)
-        result.extend(range(int(m.group(1)), int(m.group(2)) + 1) if m else [int(p)])
+        piece = range(int(m.group(1)), int(m.group(2)) + 1) if m else [int(p)]
+        if max_count is not None and len(result) + len(piece) > max_count:
+            raise ValueError(f'more than {max_count} values')
+        result.extend(piece)
     return result

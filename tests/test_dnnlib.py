@@ -82,7 +82,8 @@ def test_cache_dir_priority(monkeypatch, tmp_path):
 
 def test_is_url_and_md5_of_spec_example():
     assert util.is_url('https://nvlabs-fi-cdn.nvidia.com/edm/pretrained/x.pkl')
-    assert not util.is_url('http://localhost/x') # EDM requires a dot in the host.
+    assert util.is_url('http://localhost/x') and util.is_url('http://localhost:8000/net.pkl') and util.is_url('http://127.0.0.1:8000/x')
+    assert not util.is_url('http://intranet/x') # other hosts need a dot, as in EDM.
     assert not util.is_url('some/local/file.pkl')
     assert util.is_url('file:///tmp/x', allow_file_urls=True)
     # Spec §4.5 example (md5 verified there).

@@ -19,12 +19,16 @@ import dnnlib
 # Script helpers shared by every CLI: the device choice and atomic writes.
 
 def resolve_device(device=None):
-    """torch.device for a `--device` value: cuda if available else cpu when None; a device that
-    does not exist here is a one-line dnnlib.UserError."""
+    """torch.device for a `--device` value: cuda if available else cpu when None; anything but cpu
+    and cuda[:N] (meta, mps, ...), or a device that does not exist here, is a one-line dnnlib.UserError."""
     try:
         device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
     except (RuntimeError, TypeError):
         raise dnnlib.UserError(f'Unknown device "{device}"; use e.g. --device=cpu or --device=cuda') from None
+    if device.type not in ('cpu', 'cuda'):
+        raise dnnlib.UserError(f'--device={device} is not supported; use --device=cpu or --device=cuda[:N]')
+    if device.type == 'cuda' and device.index is not None and torch.cuda.is_available() and device.index >= torch.cuda.device_count():
+        raise dnnlib.UserError(f'--device={device} does not exist here ({torch.cuda.device_count()} CUDA devices); use e.g. --device=cuda:0')
     if device.type == 'cuda' and not torch.cuda.is_available():
         raise dnnlib.UserError(f'--device={device} but CUDA is not available here; use --device=cpu')
     return device
