@@ -5,7 +5,9 @@
 
 Same subcommands, flags, defaults, printed lines and numerics as EDM's fid.py, plus --detector (the
 official Inception-v3 pickle by default, or an offline stand-in from art/detectors.py whose numbers are
-labelled "FD-<name>", never "FID") and --device. The statistics routine lives in art/metrics.py."""
+labelled "FD-<name>", never "FID"), --device and --trust-pickle (a pickled detector, the Inception one
+included, can carry code and is only unpickled with it; docs/trust.md). The statistics routine lives
+in art/metrics.py."""
 
 
 import click
@@ -27,15 +29,16 @@ def _init(device):
 
 #----------------------------------------------------------------------------
 
-def load_detector(spec, device):
-    """Load the detector on rank 0 first (it may download), then on the other ranks."""
+def load_detector(spec, device, trust=False):
+    """Load the detector on rank 0 first (it may download), then on the other ranks. A pickled
+    detector (the Inception one included) is only unpickled with trust (--trust-pickle)."""
     if spec is None or spec == detectors.INCEPTION_URL:
         dist.print0('Loading Inception-v3 model...')
     else:
         dist.print0(f'Loading detector "{spec}"...')
     if dist.get_rank() != 0:
         dist.barrier()
-    detector, label = detectors.load_detector(spec, device=device, verbose=(dist.get_rank() == 0))
+    detector, label = detectors.load_detector(spec, device=device, verbose=(dist.get_rank() == 0), trust=trust)
     if dist.get_rank() == 0:
         dist.barrier()
     return detector, label
@@ -69,12 +72,12 @@ def main():
 
     \b
     # Calculate FID
-    torchrun --standalone --nproc_per_node=1 fid.py calc --images=fid-tmp \\
+    torchrun --standalone --nproc_per_node=1 fid.py calc --images=fid-tmp --trust-pickle \\
         --ref=https://nvlabs-fi-cdn.nvidia.com/edm/fid-refs/cifar10-32x32.npz
 
     \b
     # Compute dataset reference statistics
-    python fid.py ref --data=datasets/my-dataset.zip --dest=fid-refs/my-dataset.npz
+    python fid.py ref --data=datasets/my-dataset.zip --dest=fid-refs/my-dataset.npz --trust-pickle
 
     \b
     # Offline stand-ins (labelled FD-<name>, never FID): CIFAR-10 ResNet-56 features, MNIST LeNet
@@ -98,7 +101,8 @@ _detector_help = 'Feature network: Inception pickle PATH|URL, resnet56-cifar10:P
 @click.option('--detector',             help=_detector_help, metavar='SPEC',                              type=str, default=detectors.INCEPTION_URL, show_default='Inception-v3 URL')
 @click.option('--device',               help='Device (default: cuda if available, else cpu)', metavar='STR', type=str, default=None)
 @click.option('--workers',              help='Data loader worker processes', metavar='INT',               type=click.IntRange(min=0), default=3, show_default=True)
-def calc(image_path, ref_path, num_expected, seed, batch, detector, device, workers):
+@click.option('--trust-pickle', 'trust', help='Run the code embedded in a pickled --detector (trusted files only)', is_flag=True)
+def calc(image_path, ref_path, num_expected, seed, batch, detector, device, workers, trust):
     """Calculate FID for a given set of images."""
     def run():
         dev = _init(device)
@@ -107,7 +111,7 @@ def calc(image_path, ref_path, num_expected, seed, batch, detector, device, work
         if dist.get_rank() == 0:
             ref = metrics.load_ref(ref_path, verbose=True)
 
-        det, label = load_detector(detector, dev)
+        det, label = load_detector(detector, dev, trust=trust)
         if dist.get_rank() == 0 and ref['detector'] != label:
             raise dnnlib.UserError(f'Reference statistics "{ref_path}" were computed for {ref["detector"]}, but --detector gives {label}: '
                                    'use the same --detector as for "fid.py ref"')
@@ -131,11 +135,12 @@ def calc(image_path, ref_path, num_expected, seed, batch, detector, device, work
 @click.option('--detector',             help=_detector_help, metavar='SPEC',                              type=str, default=detectors.INCEPTION_URL, show_default='Inception-v3 URL')
 @click.option('--device',               help='Device (default: cuda if available, else cpu)', metavar='STR', type=str, default=None)
 @click.option('--workers',              help='Data loader worker processes', metavar='INT',               type=click.IntRange(min=0), default=3, show_default=True)
-def ref(dataset_path, dest_path, batch, detector, device, workers):
+@click.option('--trust-pickle', 'trust', help='Run the code embedded in a pickled --detector (trusted files only)', is_flag=True)
+def ref(dataset_path, dest_path, batch, detector, device, workers, trust):
     """Calculate dataset reference statistics needed by 'calc'."""
     def run():
         dev = _init(device)
-        det, label = load_detector(detector, dev)
+        det, label = load_detector(detector, dev, trust=trust)
         mu, sigma = calculate_stats(image_path=dataset_path, detector=det, max_batch_size=batch, num_workers=workers, device=dev)
         dist.print0(f'Saving {label} reference statistics to "{dest_path}"...' if label != 'FID' else f'Saving dataset reference statistics to "{dest_path}"...')
         if dist.get_rank() == 0:

@@ -5,7 +5,9 @@
 defaults and run-directory layout of EDM's train.py (docs/edm-spec.md §5.9), plus a few additions for
 small CPU runs (--arch=small, --num-blocks, --attn-res, --lr-rampup, --ema-rampup, --device, and
 .npz image arrays such as MNIST as --data). --augment > 0 adds training/augment.py's AugmentPipe with
-EDM's settings and 9 augmentation labels. The loop itself is training/training_loop.py."""
+EDM's settings and 9 augmentation labels. The loop itself is training/training_loop.py. Network
+pickles (--transfer, the snapshot next to a --resume state) are read by the safe loader unless
+--trust-pickle; training states load with torch.load(weights_only=True) (docs/trust.md)."""
 
 import json
 import os
@@ -135,6 +137,8 @@ def make_config(opts):
             raise dnnlib.UserError(f'--resume: the matching network snapshot {c.resume_pkl} is missing')
         c.resume_kimg = int(match.group(1))
         c.resume_state_dump = opts.resume
+    if opts.trust_pickle:
+        c.trust_pickle = True # Else resume_pkl goes through the safe loader (docs/trust.md).
 
     # Description string.
     cond_str = 'cond' if c.dataset_kwargs.use_labels else 'uncond'
@@ -204,6 +208,7 @@ def make_config(opts):
 @click.option('--seed',          help='Random seed  [default: random]', metavar='INT',                      type=int)
 @click.option('--transfer',      help='Transfer learning from network pickle', metavar='PKL|URL',           type=str)
 @click.option('--resume',        help='Resume from previous training state', metavar='PT',                  type=str)
+@click.option('--trust-pickle',  help='Run code embedded in the --transfer/--resume network pickle',        is_flag=True)
 @click.option('-n', '--dry-run', help='Print training options and exit',                                    is_flag=True)
 
 def main(**kwargs):

@@ -5,11 +5,12 @@
 
 Every detector follows the interface of EDM's Inception pickle: `detector(images, return_features=True)`
 takes uint8 NCHW images (3 channels, native resolution, not normalised) and returns float features
-[N, feature_dim]; it resizes and normalises internally. `load_detector(spec, device)` returns
+[N, feature_dim]; it resizes and normalises internally. `load_detector(spec, device, trust=False)` returns
 `(detector, label)`:
 
 - the official Inception-v3 pickle (the default, `INCEPTION_URL`), or any URL/path of a pickle with the
-  same interface: label "FID";
+  same interface: label "FID". A pickle can carry code, so it is only unpickled with trust=True
+  (CLI `--trust-pickle`); without it the spec is refused with one line;
 - `resnet56-cifar10:PATH` / `resnet20-cifar10:PATH`: 64-d pooled features of the option-A CIFAR-10
   ResNet (He et al. 2016) from the given weights file: label "FD-ResNet56" / "FD-ResNet20";
 - `lenet-mnist[:PATH]`: the penultimate (84-d, pre-activation) layer of the project's own LeNet-5
@@ -202,11 +203,18 @@ def inception_cache_file():
 
 #----------------------------------------------------------------------------
 
-def load_pickled_detector(url_or_path, device='cpu', verbose=True):
+def _refuse_untrusted(url_or_path):
+    return dnnlib.UserError(f'The detector file "{url_or_path}" is a pickle and can carry code; pass --trust-pickle (trust=True) '
+                            'to run it (only for files you trust), or use an offline stand-in: resnet56-cifar10:PATH, resnet20-cifar10:PATH, lenet-mnist')
+
+def load_pickled_detector(url_or_path, device='cpu', verbose=True, trust=False):
     """Load a detector pickle. EDM loads the official Inception pickle (NVIDIA's StyleGAN3 translation
-    of TF's Inception-v3) with plain pickle.load; its classes are not ours, so it is unpickled with
-    the project's loader in trusted mode, which runs code embedded in the pickle: only pass trusted files."""
+    of TF's Inception-v3) with plain pickle.load; its classes are not ours, so it can only be unpickled
+    with the project's loader in trusted mode, which runs code embedded in the pickle. Without
+    trust=True it is refused (before any download) with a UserError."""
     if dnnlib.util.is_url(url_or_path) and not url_or_path.startswith('file://'):
+        if not trust:
+            raise _refuse_untrusted(url_or_path)
         try:
             path = dnnlib.util.open_url(url_or_path, verbose=verbose, return_filename=True)
         except dnnlib.UserError as e:
@@ -220,6 +228,8 @@ def load_pickled_detector(url_or_path, device='cpu', verbose=True):
         if not os.path.isfile(path):
             raise dnnlib.UserError(f'Unknown detector "{url_or_path}": pass an Inception-style pickle (path or URL), '
                                    'resnet56-cifar10:PATH, resnet20-cifar10:PATH or lenet-mnist')
+        if not trust:
+            raise _refuse_untrusted(url_or_path)
     try:
         detector = _unpickle_trusted(path)
     except dnnlib.UserError:
@@ -245,8 +255,9 @@ _RESNET_DEPTHS = {'resnet20-cifar10': 3, 'resnet56-cifar10': 9}
 
 #----------------------------------------------------------------------------
 
-def load_detector(spec=None, device='cpu', verbose=True):
-    """Return (detector, label) for a --detector spec (None = the official Inception-v3 pickle)."""
+def load_detector(spec=None, device='cpu', verbose=True, trust=False):
+    """Return (detector, label) for a --detector spec (None = the official Inception-v3 pickle).
+    Pickled detectors (the Inception one included) need trust=True; the stand-ins never do."""
     spec = INCEPTION_URL if spec in (None, '', 'inception') else str(spec)
     name, _, arg = spec.partition(':')
     if name in _RESNET_DEPTHS:
@@ -257,7 +268,7 @@ def load_detector(spec=None, device='cpu', verbose=True):
     if name == 'lenet-mnist':
         det = load_lenet(arg or None, device)
         return det, det.label
-    return load_pickled_detector(spec, device, verbose=verbose), 'FID'
+    return load_pickled_detector(spec, device, verbose=verbose, trust=trust), 'FID'
 
 #----------------------------------------------------------------------------
 # Feature dimension (ours carry it; for pickles, probe once with one image).

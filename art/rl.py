@@ -3,74 +3,26 @@
 
 """ART-RL: the time-discretised actor-critic of arXiv 2601.18681 v1, Algorithm 1 (art-paper §2).
 
-Per iteration n (B trajectories instead of the paper's one; sums are averaged over the batch):
-  1. x_0 ~ N(0, sigma_max² I) as EDM's samplers (plus random class labels for conditional nets), psi_0 = 0.
-  2. For k = 0..K-1 on the uniform clock t_k = k Δt, Δt = T/K: evaluate F and Q at (x_k, psi_k)
-     (art.objective, one JVP), draw theta_k ~ N(m_k, lam / max(q_k, eps)) and take the Euler step of
-     the controlled dynamics (4): psi_{k+1} = psi_k + theta_k Δt, x_{k+1} = x + (sigma(psi_{k+1}) - sigma(psi_k)) F.
-  3. TD errors delta_k = V_{k+1} - V_k - gamma theta_k Δt - q̃_k theta_k² Δt with the critic
+Per iteration (B trajectories instead of the paper's one; sums are averaged over the batch):
+  1. x_0 ~ N(0, sigma_max² I) (plus random class labels for conditional nets), psi_0 = 0.
+  2. For k = 0..K-1 on the uniform clock t_k = k Δt: the error density q_k at (x_k, psi_k) (|Q| for the
+     paper's Euler surrogate, or the solver's r_S, art.objective), theta_k ~ N(m_k, lam / max(q_k, eps))
+     and the Euler step of the controlled dynamics (4) on the psi-clock.
+  3. TD errors delta_k = V_{k+1} - V_k - gamma theta_k Δt - q̃_k |theta_k|^p Δt with the critic
      V(t, ·) = NN_c(features) + lam t (Thm 3.1) and V_K pinned to (gamma + lam) T (eq. 16).
   4. One Adam step on the critic pseudo-loss -Σ_k NN_c,k sg(delta_k) (eq. 22a), one on the actor
      pseudo-loss -Σ_k log pi(theta_k) sg(delta_k) (eq. 22b), one dual step on gamma (eq. 23).
-Distillation (§2.5): the policy means along the trajectories of the last distil_last (20 %) of the
-iterations, each sequence normalised to Σ_k theta_k Δt = T, averaged per step -> theta_bar -> psi(t)
-(piecewise linear) -> sigma_i = sigma(psi(i T / K)), i = 0..K, sigma_K = 0, for any K: the schedule
-keeps the time change (`time_change`), and art.schedules reads other K off it (time_change_grid).
-PAPER holds the published settings (lam 0.1, eps 1e-6, Adam lr 1e-4, gamma step 1e-4, one trajectory,
-5,000 iterations, sigma = T - psi, left-point costs, 3-layer width-128 Softplus MLPs) and with them
-train() reproduces v1 Table 1 on builtin:gauss1d. On image-like models those settings do not learn
-(gmm-digits: the grid stays at its initialisation or collapses onto one giant step); the defaults of
-train() are the changes that made ART-RL converge to the optimum of its own objective there, each an
-implementer decision on a point the paper leaves open (§4) and each a separate argument:
+Distillation (§2.5): the policy means along the last iterations' trajectories, each normalised to
+Σ_k theta_k Δt = T, averaged per step -> theta_bar -> psi(t) piecewise linear -> sigma_i = sigma(psi(i T / K)),
+for any K (the schedule keeps the time change, art.schedules.time_change_grid).
 
-  * Time mapping (time_map; §4 item 1). 'linear': T = sigma_max, sigma = T - psi (the paper's 1-D
-    setting). 'rho' (default): T = 1, sigma = sigma_max (1 - psi)^7, EDM's rho = 7 curve continued
-    to 0, on which EDM's grid is nearly uniform. The running cost is invariant (Euler error
-    ½ (dsigma)² |Q| = ½ (dsigma/dpsi)² |Q| (theta Δt)², so q = |Q| (dsigma/dpsi)²), but on gmm-digits q
-    spans 7 orders of magnitude over the linear clock (1e-6 at sigma = 80, 14 at 0.007) and about 2
-    on the rho clock, so the exploration noise lam/q and the actor's sensitivity (m* = (V_psi - gamma)
-    / 2q) are sane at both ends. Both clocks end at sigma = 0, so the last non-zero node is learned
-    (pinning it at sigma_min, EDM's convention, cost ~2x in Heun RMS); queries use
-    sigma_q = max(sigma, sigma_min) and psi is clipped to [0, T] along trajectories (App. C).
-  * Step cost (step_cost). 'left' is eq. 22's q_k theta_k² Δt. Its exact K-step optimum is
-    degenerate wherever q is small at the start of a long step: one giant step over the curved middle
-    costs almost nothing (gmm-digits, rho clock, K = 18: cost 0 vs 3.6). 'simpson' (default)
-    integrates q over the executed step, q̃_k = (q_k + 4 q_mid + q_k+1) / 6 with one more JVP at the
-    Euler half-step state: the cost of a constant-speed step, theta ∫ q dpsi, whose discrete optimum
-    is the closed form's grid up to the clock's resolution.
-  * Budget (augmented). Dual ascent on gamma alone (eq. 23) oscillates on image models: where q is not
-    increasing in psi the least cost as a function of the end point psi_T is not convex, so the
-    Lagrangian relaxation has a gap and gamma jumps between under- and overshoot; and Adam moves the
-    actor's overall level at a rate that does not depend on gamma. augmented = c > 0 (default 100)
-    adds c/2 ((Σ_k m_k Δt - T) / T)² to the actor loss, differentiated through the means m_k (the
-    policy-averaged speed, the budget of the exploratory dynamics eq. 12), and the dual step uses the
-    same budget. augmented = 0: the paper's multiplier on the executed budget, UNclipped (the clipped
-    psi_K <= T could only lower gamma).
-  * Initialisation (§4 item 5). Actor mean m = theta_init,k exp(8 tanh(NN_a / 8)), last layer zero:
-    the initial policy is exactly the initial grid (init='edm': EDM's grid, mapped to the clock;
-    'uniform': theta = 1). actor_gain = 5 widens the actor's first layers so that the hidden features
-    differ across the narrow feature range (with PyTorch's init only the common level moves).
-    gamma_init=None: from the transversality condition at the end of the clock, theta(T) = -gamma /
-    (2 q(T)), on the initial grid (gamma_0 = 0 makes every step's optimum theta = 0 at first).
-    critic_warmup (200): the first iterations update the critic only (actor and gamma wait), so the
-    actor starts from TD errors of a fitted critic.
-  * Exploration: var = lam / max(q, eps) (Gaussian family of eq. 11) with std_cap = 0.3 (default):
-    std <= 0.3 m. Without it the heavy tail of lam/q at small |Q| sends trajectories to the end of the
-    clock in one step.
-  * Features (never the raw image; §4 item 3): t/T, psi/T and log(sigma_q) scaled to [-1, 1].
-  * Positivity (§4 item 7): the policy mean is > 0 by construction; an executed theta may be negative
-    (psi is clipped at 0); the distilled theta_bar is floored at 1e-6, so the grid is strictly decreasing.
-  * Terminal critic value (§4 item 6): pinned to (gamma + lam) T, the terminal condition of eq. 16.
-  * |Q| scale (§4 item 2): q = c |Q| / sqrt(d); q_scale='auto' picks c once, from the initial grid's
-    rollout, so that (∫ q^1/2 dpsi / T)² = 1 (then std/mean of the optimal policy ~ sqrt(lam) whatever
-    the network); 'dim': c = 1; 'none': the raw Euclidean norm. A constant c changes neither the
-    time-only optimum nor the grid.
-  * Two time scales: Adam lr 1e-4 for the actor (the paper's), lr_critic = 1e-3, dual step 0.03 on
-    the relative budget error, B = 64, 5,000 iterations (the paper's N).
-  * rl_steps sets the resolution of the RL clock (default K, the paper's per-K training); the grid for
-    any K is read off the learned time change psi(t), so one run serves every K.
+`RLSettings` holds every setting; `PAPER` is Algorithm 1 as published (with it train() reproduces v1
+Table 1 on builtin:gauss1d), `DEFAULT` the settings under which ART-RL converges on image-like models.
+Each difference is an implementer decision on a point the paper leaves open (art-paper §4); the
+decisions and the reasons for them are in docs/art-rl.md.
 """
 
+import dataclasses
 import json
 import math
 import os
@@ -81,7 +33,7 @@ import torch
 import tqdm
 
 import dnnlib
-from art import heun_objective, objective
+from art import objective
 from art import schedules
 
 Q_SCALES = ('auto', 'dim', 'none')
@@ -126,7 +78,7 @@ class ARTProblem:
     sigma = sigma_max (1 - psi)^7), the K-step clock, the features, F and q, and one Euler step of the
     controlled dynamics (4)."""
 
-    def __init__(self, net, num_steps, sigma_min=None, sigma_max=None, q_backend='auto', device='cpu', running_cost='euler',
+    def __init__(self, net, num_steps, sigma_min=None, sigma_max=None, q_backend='auto', device='cpu', solver='euler',
                  time_map='linear'):
         self.net = net
         self.K = int(num_steps)
@@ -143,8 +95,8 @@ class ARTProblem:
         self.T = self.sigma_max if time_map == 'linear' else 1.0  # clock length: sigma = T - psi, or a unit clock
         self.dt = self.T / self.K
         self.q_backend = q_backend
-        self.running_cost = running_cost                      # 'euler': |Q| theta^2 (paper); else art.heun_objective kinds,
-        self.power = heun_objective.cost_power(running_cost)  # e.g. 'heun': |R| |theta|^3 (docs/solver-aware-art.md eq. 18)
+        self.solver = solver                                  # 'euler': |Q| theta^2 (paper); 'heun': |R| |theta|^3, ...
+        self.power = objective.error_power(solver)            # (docs/solver-aware-art.md eq. 18)
         self.device = torch.device(device)
         self.shape = [net.img_channels, net.img_resolution, net.img_resolution]
         self.label_dim = int(getattr(net, 'label_dim', 0) or 0)
@@ -185,9 +137,9 @@ class ARTProblem:
 
     def field_and_q(self, x, psi, labels):
         """F and q = |Q|/sqrt(d) (float64 [B]) at the clamped noise level."""
-        if self.running_cost != 'euler':                      # Pluggable running cost r(x, sigma) (per-dim normalised).
+        if self.solver != 'euler':                            # The solver's error density r_S(x, sigma) (per-dim normalised).
             sigma_q = self.sigma_query(psi)
-            r = heun_objective.running_cost(self.net, x, sigma_q, labels, kind=self.running_cost)
+            r = objective.error_density(self.net, x, sigma_q, labels, solver=self.solver)
             return objective.denoiser_field(self.net, x, sigma_q, labels), r * self.dsigma_dpsi(psi) ** self.power
         _D, F, Q = objective.field_and_curvature(self.net, x, self.sigma_query(psi), labels, backend=self.q_backend)
         return F, objective.curvature_norm(Q, per_dim=True) * self.dsigma_dpsi(psi) ** 2  # Euler error (dsigma)^2 |Q| / 2
@@ -296,33 +248,91 @@ def _save_checkpoint(path, state):
     torch.save(state, tmp)
     os.replace(tmp, path)
 
+def _open_log(path, start):
+    """The JSON-lines log opened for appending after iteration `start`: the records of iterations < start
+    are kept (a torn last line or records written after the checkpoint are dropped), the rest removed."""
+    kept = []
+    if start > 0 and os.path.isfile(path):
+        with open(path) as f:
+            for line in f:
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    break
+                if not isinstance(rec, dict) or not isinstance(rec.get('iter'), int) or rec['iter'] >= start:
+                    break
+                kept.append(line if line.endswith('\n') else line + '\n')
+    from torch_utils.misc import write_atomic # pylint: disable=import-outside-toplevel
+    write_atomic(path, ''.join(kept))
+    return open(path, 'a')
+
 #----------------------------------------------------------------------------
 # Training (Algorithm 1, generalised to B trajectories per iteration).
 
-# The paper's Algorithm 1 as published (art-paper §2.3-2.4, App. C; inits of §4 item 5) and the 1-D
-# study's clock: train(net, K, **PAPER) runs it. The defaults of train() are this project's (see the
-# module docstring): a rho clock, Simpson step costs, an augmented Lagrangian and a critic warm-up.
-PAPER = dict(time_map='linear', step_cost='left', augmented=0.0, critic_warmup=0, gamma_init=0.0, actor_gain=1.0, std_cap=None,
-             init='uniform', q_scale='none', lr=1e-4, lr_critic=None, lr_gamma=1e-4, batch=1, iters=5000)
+@dataclasses.dataclass(frozen=True)
+class RLSettings:
+    """Every setting of ART-RL (art-paper §2.3-2.4, App. C; the decisions: docs/art-rl.md)."""
+    iters: int = 5000            # N, iterations
+    batch: int = 64              # trajectories per iteration (the paper: 1)
+    lam: float = 0.1             # policy noise level lambda
+    eps: float = 1e-6            # floor of q in the exploration variance lam / max(q, eps)
+    lr: float = 1e-4             # actor Adam learning rate
+    lr_critic: float = 1e-3      # critic Adam learning rate (None: lr)
+    lr_gamma: float = 0.03       # dual step on the relative budget error (eq. 23)
+    gamma_init: float = None     # None: from the transversality condition on the initial grid
+    augmented: float = 100.0     # augmented-Lagrangian weight c on the policy budget; 0: dual ascent only
+    critic_warmup: int = 200     # critic-only iterations first
+    time_map: str = 'rho'        # clock: 'rho' (sigma = sigma_max (1 - psi)^7) or 'linear' (sigma = T - psi)
+    step_cost: str = 'simpson'   # 'simpson' over the executed step, or 'left' (eq. 22's q_k theta_k^2 Δt)
+    std_cap: float = 0.3         # exploration std <= std_cap x mean (None: no cap)
+    actor_gain: float = 5.0      # width of the actor's first layers at initialisation
+    init: str = 'edm'            # initial policy mean: EDM's grid or uniform
+    q_scale: str = 'auto'        # |Q| normalisation: auto | dim | none
+    q_target: float = 1.0        # q_scale='auto': target of (∫ q^(1/p) dpsi / T)^p
+    q_backend: str = 'auto'      # JVP backend for Q (art.objective)
+    hidden: int = 128            # width of the 3-layer Softplus MLPs
+    rl_steps: int = None         # resolution of the RL clock (None: K)
+    distil_last: float = 0.2     # distil from this fraction of the last iterations
+    distil_batch: int = 256      # rollouts for distillation when no iteration was kept
+    checkpoint_every: int = 100  # iterations between checkpoints
 
-def train(net, num_steps, *, iters=5000, batch=64, lam=0.1, eps=1e-6, lr=1e-4, lr_critic=1e-3, lr_gamma=0.03, gamma_init=None,
-          augmented=100.0, critic_warmup=200, time_map='rho', step_cost='simpson', std_cap=0.3, actor_gain=5.0, init='edm',
-          q_scale='auto', q_target=1.0, q_backend='auto', sigma_min=None, sigma_max=None, hidden=128, rl_steps=None,
-          distil_last=0.2, distil_batch=256, running_cost='euler', seed=0, device='cpu', checkpoint=None, resume=False,
-          checkpoint_every=100, log_path=None, progress=True, network_name=None):
-    """Run ART-RL and distil it to a grid. Returns a schedule dict (`sigmas` + metadata) for
-    art.schedules.save_schedule. `checkpoint`: file for periodic state (resumed when `resume`);
-    `log_path`: JSON-lines log, one object per iteration. `rl_steps`: resolution of the RL clock
-    (default K, the paper's per-K training); the K-step grid is read off the distilled time change
-    (`time_change` in the result; schedule_grid(result, K) reads off any other K). `gamma_init=None`: from
-    the transversality condition on the initial grid. `lr_critic=None`: same as `lr`."""
+    def replace(self, **changes):
+        """A copy with `changes`; an unknown name is a one-line error."""
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise dnnlib.UserError(f'Unknown ART-RL setting(s) {", ".join(unknown)}; known: {", ".join(f.name for f in dataclasses.fields(self))}')
+        return dataclasses.replace(self, **changes)
+
+DEFAULT = RLSettings()
+# Algorithm 1 as published (art-paper §2.3-2.4, App. C; inits of §4 item 5) on the 1-D study's clock.
+PAPER = RLSettings(time_map='linear', step_cost='left', augmented=0.0, critic_warmup=0, gamma_init=0.0, actor_gain=1.0, std_cap=None,
+                   init='uniform', q_scale='none', lr=1e-4, lr_critic=None, lr_gamma=1e-4, batch=1, iters=5000)
+
+def train(net, num_steps, settings=DEFAULT, *, solver='euler', sigma_min=None, sigma_max=None, seed=0, device='cpu',
+          checkpoint=None, resume=False, log_path=None, progress=True):
+    """Run ART-RL (Algorithm 1) for `solver`'s running cost and distil it to a grid (§2.5). Returns a schedule
+    dict (`sigmas`, `solver`, `theta_bar`, `time_change`, `settings`). `checkpoint`: file for periodic state
+    (resumed when `resume`); `log_path`: JSON-lines log, one object per iteration (a resumed run truncates it
+    to the checkpoint's iteration, so no iteration is repeated). The K-step grid is read off the distilled
+    time change, and schedule_grid(result, K) reads off any other K."""
+    (iters, batch, lam, eps, lr, lr_critic, lr_gamma, gamma_init, augmented, critic_warmup, time_map, step_cost, std_cap,
+     actor_gain, init, q_scale, q_target, q_backend, hidden, rl_steps, distil_last, distil_batch, checkpoint_every) = (
+        getattr(settings, f.name) for f in dataclasses.fields(RLSettings))
+    if not (isinstance(iters, int) and iters >= 0 and isinstance(batch, int) and batch >= 1):
+        raise dnnlib.UserError(f'ART-RL needs iters >= 0 and batch >= 1 (integers), got iters={iters}, batch={batch}')
+    for name in ('lam', 'eps', 'lr', 'lr_gamma', 'augmented', 'q_target', 'distil_last'):
+        v = getattr(settings, name)
+        if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+            raise dnnlib.UserError(f'ART-RL setting {name} must be a finite number >= 0, got {v!r}')
+    if lr_critic is not None and not (isinstance(lr_critic, (int, float)) and math.isfinite(lr_critic) and lr_critic > 0):
+        raise dnnlib.UserError(f'ART-RL setting lr_critic must be a finite number > 0, got {lr_critic!r}')
     if q_scale not in Q_SCALES:
         raise dnnlib.UserError(f'Unknown --q-scale "{q_scale}"; choose one of {", ".join(Q_SCALES)}')
     if step_cost not in STEP_COSTS:
         raise dnnlib.UserError(f'Unknown step cost "{step_cost}"; choose one of {", ".join(STEP_COSTS)}')
     device = torch.device(device)
     num_steps = int(num_steps)
-    problem = ARTProblem(net, num_steps if rl_steps is None else rl_steps, sigma_min, sigma_max, q_backend, device, running_cost, time_map)
+    problem = ARTProblem(net, num_steps if rl_steps is None else rl_steps, sigma_min, sigma_max, q_backend, device, solver, time_map)
     base_theta = problem.base_theta(init).to(device)
     settings = dict(iters=iters, batch=batch, lam=lam, eps=eps, lr=lr, lr_critic=lr_critic, lr_gamma=lr_gamma, gamma_init=gamma_init,
         augmented=augmented, critic_warmup=critic_warmup, time_map=time_map, step_cost=step_cost, std_cap=std_cap,
@@ -342,7 +352,12 @@ def train(net, num_steps, *, iters=5000, batch=64, lam=0.1, eps=1e-6, lr=1e-4, l
     theta_sum, theta_count = torch.zeros([problem.K], dtype=torch.float64), 0
 
     if resume and checkpoint is not None and os.path.isfile(checkpoint):
-        state = torch.load(checkpoint, map_location=device, weights_only=False)
+        try:  # tensors, numbers, strings only: weights_only never runs code from the file
+            state = torch.load(checkpoint, map_location=device, weights_only=True)
+        except Exception: # pylint: disable=broad-exception-caught
+            state = None
+        if not (isinstance(state, dict) and isinstance(state.get('settings'), dict)):
+            raise dnnlib.UserError(f'Checkpoint "{checkpoint}" cannot be read as an ART-RL checkpoint with torch.load(weights_only=True) (corrupt, old or foreign file); delete it or use a new --out')
         keys = ('rl_steps', 'time_map', 'step_cost', 'lam', 'batch', 'init', 'q_scale', 'hidden', 'sigma_min', 'sigma_max')
         diff = [k for k in keys if state['settings'].get(k) != settings[k]]
         if diff:
@@ -366,7 +381,7 @@ def train(net, num_steps, *, iters=5000, batch=64, lam=0.1, eps=1e-6, lr=1e-4, l
         gamma = float(-problem.power * (ro.q_step[-1] * ro.mean[-1] ** (problem.power - 1)).mean())  # p = 2: -2 q m
     t_k = torch.arange(problem.K, dtype=torch.float64, device=device) * problem.dt
 
-    log_file = open(log_path, 'a' if (resume and start > 0) else 'w') if log_path else None
+    log_file = _open_log(log_path, start) if log_path else None
     def save(iteration):
         if checkpoint is not None:
             _save_checkpoint(checkpoint, dict(actor=actor.state_dict(), critic=critic.state_dict(),
@@ -413,6 +428,7 @@ def train(net, num_steps, *, iters=5000, batch=64, lam=0.1, eps=1e-6, lr=1e-4, l
                 theta_mean=float(ro.theta.mean()), td_loss=float(delta.square().sum(0).mean()), sec=time.time() - t0)
             if log_file:
                 log_file.write(json.dumps(rec) + '\n')
+                log_file.flush()
             if n % 20 == 0:
                 bar.set_postfix(gamma=f'{gamma:.3g}', dpsi=f'{budget_err:+.3g}', td=f'{rec["td_loss"]:.3g}')
             if checkpoint is not None and (n + 1) % checkpoint_every == 0:
@@ -427,8 +443,7 @@ def train(net, num_steps, *, iters=5000, batch=64, lam=0.1, eps=1e-6, lr=1e-4, l
     else:
         theta_raw = distil(problem, actor, base_theta, distil_batch, torch.Generator().manual_seed(seed + 1))
     sigmas, theta_bar = problem.grid_from_theta(theta_raw, num_steps)
-    return dict(sigmas=sigmas.tolist(), method='art-rl' if running_cost == 'euler' else f'art-rl-{running_cost}', solver='euler' if running_cost == 'euler' else 'heun', network=network_name, seed=seed,
-        theta_bar=theta_bar.tolist(), time_change=problem.time_change(theta_raw),
-        settings=dict(settings, q_scale_c=c, gamma_final=gamma))
+    return dict(sigmas=sigmas.tolist(), solver=solver, theta_bar=theta_bar.tolist(), time_change=problem.time_change(theta_raw),
+        q_scale_c=c, gamma_final=gamma)
 
 #----------------------------------------------------------------------------

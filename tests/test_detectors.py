@@ -40,7 +40,7 @@ def test_offline_inception_names_the_cache_file(monkeypatch):
         raise dnnlib.UserError(f'Cannot download {url} (ConnectionError)')
     monkeypatch.setattr(dnnlib.util, 'open_url', offline)
     with pytest.raises(dnnlib.UserError) as e:
-        detectors.load_detector(None)
+        detectors.load_detector(None, trust=True)
     msg = str(e.value)
     assert '\n' not in msg and 'inception-2015-12-05.pkl' in msg
     assert '18d9c1159d16cd4cc6adf7db0f2dd2a9_inception-2015-12-05.pkl' in msg # md5 of the URL (spec §4.5).

@@ -149,7 +149,7 @@ def test_inception_path_ref_and_calc(tmp_path, tiny_detector, cli):
     real_zip, fake_zip = _write_png_zip(tmp_path / 'real.zip', real), _write_png_zip(tmp_path / 'fake.zip', fake)
     url = 'file://' + str(pkl)
 
-    r = cli('ref', f'--data={real_zip}', f'--dest={tmp_path}/refs/real.npz', f'--detector={url}', '--device=cpu', '--workers=0', '--batch=7')
+    r = cli('ref', f'--data={real_zip}', f'--dest={tmp_path}/refs/real.npz', f'--detector={url}', '--trust-pickle', '--device=cpu', '--workers=0', '--batch=7')
     assert r.exit_code == 0, r.output
     assert 'Saving dataset reference statistics to' in r.output and r.output.rstrip().endswith('Done.')
     with torch.no_grad():
@@ -162,7 +162,7 @@ def test_inception_path_ref_and_calc(tmp_path, tiny_detector, cli):
     np.testing.assert_allclose(saved['sigma'], sigma_r, rtol=1e-4, atol=1e-6)
 
     # calc with a random subset of 20 of the 25 images (EDM's max_size rule with --seed).
-    r = cli('calc', f'--images={fake_zip}', f'--ref={tmp_path}/refs/real.npz', '--num=20', '--seed=5', f'--detector={url}', '--device=cpu', '--workers=0')
+    r = cli('calc', f'--images={fake_zip}', f'--ref={tmp_path}/refs/real.npz', '--num=20', '--seed=5', f'--detector={url}', '--trust-pickle', '--device=cpu', '--workers=0')
     assert r.exit_code == 0, r.output
     lines = r.output.strip().splitlines()
     assert 'Calculating FID...' in r.output and 'Loading dataset reference statistics from' in lines[0]
@@ -173,10 +173,10 @@ def test_inception_path_ref_and_calc(tmp_path, tiny_detector, cli):
     assert lines[-1] == f'{float(lines[-1]):g}'
 
     # EDM's messages for too few images, and one clear line for a ref of another detector.
-    _one_line_error(cli('calc', f'--images={fake_zip}', f'--ref={tmp_path}/refs/real.npz', '--num=26', f'--detector={url}', '--device=cpu', '--workers=0'),
+    _one_line_error(cli('calc', f'--images={fake_zip}', f'--ref={tmp_path}/refs/real.npz', '--num=26', f'--detector={url}', '--trust-pickle', '--device=cpu', '--workers=0'),
                     'Found 25 images, but expected at least 26')
     np.savez(tmp_path / 'other.npz', mu=mu_r, sigma=sigma_r, detector=np.array('FD-LeNet'))
-    _one_line_error(cli('calc', f'--images={fake_zip}', f'--ref={tmp_path}/other.npz', '--num=20', f'--detector={url}', '--device=cpu', '--workers=0'),
+    _one_line_error(cli('calc', f'--images={fake_zip}', f'--ref={tmp_path}/other.npz', '--num=20', f'--detector={url}', '--trust-pickle', '--device=cpu', '--workers=0'),
                     'FD-LeNet', 'FID')
 
 def test_cli_errors(tmp_path, tiny_detector, cli):
@@ -187,7 +187,7 @@ def test_cli_errors(tmp_path, tiny_detector, cli):
     for i, img in enumerate(images):
         PIL.Image.fromarray(img).save(root / f'{i}.png')
     np.savez(tmp_path / 'ref.npz', mu=np.zeros(6), sigma=np.eye(6))
-    common = [f'--detector={pkl}', '--device=cpu']
+    common = [f'--detector={pkl}', '--trust-pickle', '--device=cpu']
     _one_line_error(cli('calc', f'--images={root}', f'--ref={tmp_path}/nope.npz', '--num=6', *common, '--workers=0'), 'nope.npz', 'not found')
     _one_line_error(cli('calc', f'--images={root}', f'--ref={tmp_path}/ref.npz', '--num=6', '--detector=vgg16', '--device=cpu'), 'Unknown detector "vgg16"')
     _one_line_error(cli('ref', f'--data={tmp_path}/nothing', f'--dest={tmp_path}/x.npz', *common), 'directory or zip')
@@ -204,7 +204,7 @@ def test_two_gloo_processes_match_one(tmp_path, tiny_detector, cli):
     images = np.random.RandomState(6).randint(0, 256, size=[37, 10, 10, 3], dtype=np.uint8)
     data = _write_png_zip(tmp_path / 'd.zip', images)
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    args = ['ref', f'--data={data}', f'--detector={pkl}', '--device=cpu', '--workers=0', '--batch=4']
+    args = ['ref', f'--data={data}', f'--detector={pkl}', '--trust-pickle', '--device=cpu', '--workers=0', '--batch=4']
     one = cli(*args, f'--dest={tmp_path}/one.npz') # One process (in-process; no process group).
     assert one.exit_code == 0, one.output
     two = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', 'fid.py', *args, f'--dest={tmp_path}/two.npz'],

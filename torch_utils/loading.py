@@ -20,9 +20,11 @@ plain `pickle.load` executes code from the file. By default they are read SAFELY
    so and how to opt in (`trust=True`, CLI `--trust-pickle`), which runs EDM's exec path.
 
 Our `.pt` checkpoints (save_checkpoint) hold only plain data and tensors and load with
-`torch.load(weights_only=True)`; the class is named by a dotted path under training.* or art.*."""
+`torch.load(weights_only=True)`; the class is named by a dotted path MODULE.CLASS, where MODULE is a
+module of the project (training.* or art.*) and CLASS a torch.nn.Module subclass defined in it."""
 
 import collections
+import importlib
 import io
 import os
 import pickle
@@ -333,6 +335,29 @@ def save_checkpoint(net, path, class_name=None, init_args=None, init_kwargs=None
 
 #----------------------------------------------------------------------------
 
+def _project_module_class(class_name, source):
+    """The torch.nn.Module subclass named `class_name` = "MODULE.CLASS", where MODULE is one of the
+    project's own modules (training.* or art.*) and CLASS is DEFINED there (cls.__module__ == MODULE),
+    not merely reachable from it (so "art.rl.torch.nn.Linear" or a re-exported import is refused)."""
+    refuse = f'"{source}": checkpoint class {class_name} is not a torch.nn.Module class defined in the project\'s training.* or art.* modules; refusing to construct it'
+    if not isinstance(class_name, str) or not class_name.startswith(('training.', 'art.')):
+        raise dnnlib.UserError(f'"{source}": checkpoint class {class_name} is not under training.* or art.*; refusing to construct it')
+    module_name, _, name = class_name.rpartition('.')
+    if not re.fullmatch(r'[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*', class_name):
+        raise dnnlib.UserError(refuse)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        raise dnnlib.UserError(f'"{source}": checkpoint class {class_name} does not exist in this version of the project ({module_name} is not one of its modules)') from None
+    cls = vars(module).get(name, None)
+    if cls is None:
+        raise dnnlib.UserError(f'"{source}": checkpoint class {class_name} does not exist in this version of the project')
+    if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module) and cls.__module__ == module_name and cls.__qualname__ == name):
+        raise dnnlib.UserError(refuse)
+    return cls
+
+#----------------------------------------------------------------------------
+
 def _load_checkpoint(file, source):
     """Our .pt checkpoint -> dict(ema=net, ...) (torch.load with weights_only=True)."""
     try:
@@ -342,15 +367,14 @@ def _load_checkpoint(file, source):
     if not isinstance(ckpt, dict) or ckpt.get('format') != _CHECKPOINT_FORMAT or not isinstance(ckpt.get('class_name'), str) or not isinstance(ckpt.get('state_dict'), dict):
         raise dnnlib.UserError(f'"{source}" is not an ART-EDM checkpoint (expected a dict with format "{_CHECKPOINT_FORMAT}", class_name and state_dict; see save_checkpoint)')
     class_name = ckpt['class_name']
-    if not class_name.startswith(('training.', 'art.')):
-        raise dnnlib.UserError(f'"{source}": checkpoint class {class_name} is not under training.* or art.*; refusing to construct it')
+    cls = _project_module_class(class_name, source)
+    args, kwargs = ckpt.get('init_args', ()), ckpt.get('init_kwargs', {})
+    if not isinstance(args, (list, tuple)) or not isinstance(kwargs, dict):
+        raise dnnlib.UserError(f'"{source}": checkpoint constructor arguments are malformed (expected a list and a dict)')
     try:
-        cls = dnnlib.util.get_obj_by_name(class_name)
-    except ImportError:
-        raise dnnlib.UserError(f'"{source}": checkpoint class {class_name} does not exist in this version of the project') from None
-    if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
-        raise dnnlib.UserError(f'"{source}": checkpoint class {class_name} is not a torch.nn.Module')
-    net = cls(*ckpt.get('init_args', ()), **ckpt.get('init_kwargs', {}))
+        net = cls(*args, **kwargs)
+    except Exception as e:
+        raise dnnlib.UserError(f'"{source}": cannot construct {class_name} from its stored arguments ({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ""})') from None
     try:
         net.load_state_dict(ckpt['state_dict'], strict=True)
     except RuntimeError as e:

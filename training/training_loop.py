@@ -11,7 +11,9 @@ gradients are zeroed/clamped, Adam takes a step and an exponential moving averag
 (half-life in images, ramped up with the number of images seen) is kept. Every tick the loop prints
 a status line, appends the collected statistics to stats.jsonl and, at the chosen intervals, writes
 network snapshots (EDM pickles: dict ema/loss_fn/augment_pipe/dataset_kwargs) and training-state
-dumps (torch.save of dict net/optimizer_state) that --resume continues from."""
+dumps that --resume continues from: torch.save of dict(net=net.state_dict(), optimizer_state=...),
+plain tensors and numbers that load with torch.load(weights_only=True). resume_pkl is read by the
+safe loader of torch_utils.loading unless trust_pickle (docs/trust.md)."""
 
 import contextlib
 import copy
@@ -78,6 +80,29 @@ def save_snapshot(path, ema, loss_fn, augment_pipe, dataset_kwargs):
     return data
 
 #----------------------------------------------------------------------------
+# Training state: the network's state dict and the optimizer's, plain data for weights_only loading.
+
+def save_training_state(path, net, optimizer):
+    state = dict(net=net.state_dict(), optimizer_state=optimizer.state_dict())
+    _atomic_write(path, lambda f: torch.save(state, f))
+
+def load_training_state(path, net, optimizer):
+    """Load a training state written by save_training_state into `net` and `optimizer`, with
+    torch.load(weights_only=True): a file that holds anything but tensors and plain data is refused."""
+    try:
+        data = torch.load(path, map_location=torch.device('cpu'), weights_only=True)
+    except Exception as e: # pylint: disable=broad-exception-caught
+        raise dnnlib.UserError(f'--resume: "{path}" cannot be read with torch.load(weights_only=True) ({type(e).__name__}); it is not a '
+                               'training state of this version (older ones hold a pickled network): start from its network snapshot with --transfer') from None
+    if not (isinstance(data, dict) and isinstance(data.get('net'), dict) and isinstance(data.get('optimizer_state'), dict)):
+        raise dnnlib.UserError(f'--resume: "{path}" is not a training state (expected a dict with the state dicts net and optimizer_state)')
+    try:
+        net.load_state_dict(data['net'], strict=True)
+        optimizer.load_state_dict(data['optimizer_state'])
+    except (RuntimeError, ValueError, KeyError) as e:
+        raise dnnlib.UserError(f'--resume: the training state "{path}" does not match the network/optimizer of this run ({" ".join(str(e).split())[:200]}); use the options it was trained with') from None
+
+#----------------------------------------------------------------------------
 # Main training loop.
 
 def training_loop(
@@ -102,6 +127,7 @@ def training_loop(
     resume_pkl          = None,     # Start from the given network snapshot, None = random initialization.
     resume_state_dump   = None,     # Start from the given training state, None = reset training state.
     resume_kimg         = 0,        # Start from the given training progress.
+    trust_pickle        = False,    # Run code embedded in resume_pkl (trusted files only)? Else the safe loader.
     cudnn_benchmark     = True,     # Enable torch.backends.cudnn.benchmark?
     device              = torch.device('cuda'),
 ):
@@ -157,7 +183,7 @@ def training_loop(
         dist.print0(f'Loading network weights from "{resume_pkl}"...')
         if dist.get_rank() != 0:
             dist.barrier()  # rank 0 goes first
-        data = loading.load_pickle(resume_pkl, trust=True)
+        data = loading.load_pickle(resume_pkl, trust=trust_pickle)
         if dist.get_rank() == 0:
             dist.barrier()  # other ranks follow
         misc.copy_params_and_buffers(src_module=data['ema'], dst_module=net, require_all=False)
@@ -165,10 +191,7 @@ def training_loop(
         del data  # conserve memory
     if resume_state_dump:
         dist.print0(f'Loading training state from "{resume_state_dump}"...')
-        data = torch.load(resume_state_dump, map_location=torch.device('cpu'), weights_only=False)
-        misc.copy_params_and_buffers(src_module=data['net'], dst_module=net, require_all=True)
-        optimizer.load_state_dict(data['optimizer_state'])
-        del data  # conserve memory
+        load_training_state(resume_state_dump, net, optimizer)
 
     # Train.
     dist.print0(f'Training for {total_kimg} kimg...')
@@ -242,8 +265,7 @@ def training_loop(
 
         # Save full dump of the training state.
         if (state_dump_ticks is not None) and (done or cur_tick % state_dump_ticks == 0) and cur_tick != 0 and dist.get_rank() == 0:
-            state = dict(net=net, optimizer_state=optimizer.state_dict())
-            _atomic_write(os.path.join(run_dir, f'training-state-{cur_nimg//1000:06d}.pt'), lambda f: torch.save(state, f))
+            save_training_state(os.path.join(run_dir, f'training-state-{cur_nimg//1000:06d}.pt'), net, optimizer)
 
         # Update logs.
         training_stats.default_collector.update()
