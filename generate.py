@@ -115,22 +115,29 @@ def resolve_grid(schedule, discretization):
 
 #----------------------------------------------------------------------------
 def make_plan(net, *, grid, grid_given, num_steps, sigma_min, sigma_max, rho, solver, sigma_schedule, scaling,
-              S_churn, S_min, S_max, S_noise, device, log=None):
+              S_churn, S_min, S_max, S_noise, device, log=None, final_step='euler', afs=False):
     """Compute the grid once and return `fn(latents, class_labels, randn_like) -> float64 images`
-    and the NFE. EDM's rule picks the ablation sampler for the EDM grids when any ablation flag is
-    given (§2.4); other grids use the core solver unless sigma(t) or s(t) is ablated."""
-    if grid in EDM_GRIDS:
+    and the NFE (art.sampler.count_nfe). EDM's rule picks the ablation sampler for the EDM grids
+    when any ablation flag is given (§2.4); other grids, and the solvers beyond euler/heun, use the
+    core solver, which has no sigma(t)/s(t) ablation. final_step, afs: see art.sampler.sample()."""
+    edm_solver = solver in (None, 'euler', 'heun')
+    if grid in EDM_GRIDS and edm_solver:
         ablation = any(v is not None for v in (solver, sigma_schedule, scaling)) or grid_given
     else:
         ablation = sigma_schedule is not None or scaling is not None
+    if ablation and not edm_solver:
+        raise dnnlib.UserError(f'--sigma_schedule/--scaling ablate EDM\'s euler/heun sampler only; drop them to sample with --solver={solver}')
+    if ablation and (final_step != 'euler' or afs):
+        raise dnnlib.UserError('The final-step and AFS conventions apply to the core solvers only; drop --sigma_schedule/--scaling (and --disc/--solver on an EDM grid)')
     solver = solver or 'heun'
     churn = dict(S_churn=S_churn, S_min=S_min, S_max=S_max, S_noise=S_noise)
     sigmas = art_schedules.get_sigmas(grid, num_steps, net=net, sigma_min=sigma_min, sigma_max=sigma_max,
         rho=rho, device=device, log=log)
-    nfe = art_sampler.count_nfe(solver, len(sigmas) - 1)
+    nfe = art_sampler.count_nfe(solver, len(sigmas) - 1, final_step=final_step, afs=afs)
     if not ablation:
         def run(latents, class_labels, randn_like):
-            return art_sampler.sample(net, latents, sigmas, class_labels, solver=solver, randn_like=randn_like, **churn)
+            return art_sampler.sample(net, latents, sigmas, class_labels, solver=solver, randn_like=randn_like,
+                final_step=final_step, afs=afs, **churn)
         return run, nfe
     if art_schedules.is_schedule_path(grid):
         lo = hi = None # the file's own ends
@@ -242,7 +249,7 @@ def generate_images(network_pkl, outdir, seeds=range(64), subdirs=False, class_i
 @click.option('--S_max',          'S_max',          help='Stoch. max noise level', metavar='FLOAT',                                type=click.FloatRange(min=0), default='inf', show_default=True)
 @click.option('--S_noise',        'S_noise',        help='Stoch. noise inflation', metavar='FLOAT',                                type=float, default=1, show_default=True)
 
-@click.option('--solver',                           help='Ablate ODE solver', metavar='euler|heun',                                type=click.Choice(['euler', 'heun']))
+@click.option('--solver',                           help='ODE solver  [default: heun]', metavar='euler|heun|dpmpp-2m|ipndm|rk4',   type=click.Choice(art_sampler.SOLVERS))
 @click.option('--schedule',                         help='Time grid {sigma_i}: a name or a schedule file  [default: edm]', metavar='edm|uniform|logsnr|vp|ve|iddpm|PATH.json', type=str)
 @click.option('--disc',           'discretization', help='Ablate time step discretization {t_i} (alias of --schedule)', metavar='vp|ve|iddpm|edm', type=click.Choice(EDM_GRIDS))
 @click.option('--sigma_schedule', 'sigma_schedule', help='Ablate noise schedule sigma(t) (EDM\'s --schedule)', metavar='vp|ve|linear', type=click.Choice(['vp', 've', 'linear']))
