@@ -27,14 +27,25 @@ def rms_error(x, ref):
 #----------------------------------------------------------------------------
 # Fréchet distance between two Gaussians.
 
+FD_RTOL = 1e-6 # round-off allowance, relative to |mu1 - mu2|² + tr(sigma1) + tr(sigma2)
+
 def frechet_distance(mu1, sigma1, mu2, sigma2):
-    """||mu1 - mu2||² + tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^(1/2)), real part, as EDM's fid.py."""
+    """||mu1 - mu2||² + tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^(1/2)), real part, as EDM's fid.py.
+    A distance is >= 0: a negative round-off within FD_RTOL of the scale is returned as 0, anything
+    more negative (or non-finite) means invalid statistics and raises dnnlib.UserError."""
     mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
     sigma1, sigma2 = np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64)
     m = np.square(mu1 - mu2).sum()
     s = scipy.linalg.sqrtm(np.dot(sigma1, sigma2))
-    fd = m + np.trace(sigma1 + sigma2 - s * 2)
-    return float(np.real(fd))
+    fd = float(np.real(m + np.trace(sigma1 + sigma2 - s * 2)))
+    scale = float(m + abs(np.trace(sigma1)) + abs(np.trace(sigma2)))
+    if not np.isfinite(fd):
+        raise dnnlib.UserError('The Frechet distance is not finite: the feature statistics contain NaN/inf (check the images and the reference)')
+    if fd < 0:
+        if fd < -FD_RTOL * scale:
+            raise dnnlib.UserError(f'The Frechet distance came out negative ({fd:g}): a covariance is not positive semi-definite; check the reference statistics')
+        fd = 0.0
+    return fd
 
 #----------------------------------------------------------------------------
 # Streaming mean/covariance of features, accumulated in float64 (EDM's procedure).
@@ -145,31 +156,85 @@ def stats_from_images(image_path, detector, num_expected=None, seed=0, max_batch
 #----------------------------------------------------------------------------
 # Reference statistics files: mu, sigma and the label of the detector that made them.
 
+def check_ref_dest(dest_path):
+    """`dest_path` if it can be a reference file: a path ending in .npz that is not a folder, whose
+    nearest existing parent is a writable folder (missing parents are created when saving)."""
+    dest_path = os.fspath(dest_path)
+    if not dest_path.endswith('.npz') or os.path.isdir(dest_path):
+        raise dnnlib.UserError(f'--dest "{dest_path}" must be the path of a .npz file, e.g. "{os.path.join(dest_path.rstrip("/") or ".", "ref.npz")}"')
+    parent = os.path.dirname(os.path.abspath(dest_path))
+    while not os.path.exists(parent) and os.path.dirname(parent) != parent:
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent) or not os.access(parent, os.W_OK | os.X_OK):
+        raise dnnlib.UserError(f'--dest "{dest_path}" cannot be written: "{parent}" is not a writable folder')
+    return dest_path
+
 def save_ref(dest_path, mu, sigma, detector='FID', **meta):
-    """np.savez(dest, mu=, sigma=, detector=) after makedirs, like EDM's `fid.py ref` (plus the label)."""
-    if os.path.dirname(dest_path):
-        os.makedirs(os.path.dirname(dest_path), exist_ok=True)
-    np.savez(dest_path, mu=mu, sigma=sigma, detector=np.array(detector), **{k: np.array(v) for k, v in meta.items()})
+    """np.savez(dest, mu=, sigma=, detector=) like EDM's `fid.py ref` (plus the label): the parent
+    folders are created, `dest_path` must be a file path ending in .npz (np.savez would otherwise
+    write `dest_path + '.npz'`), and the file is written atomically. Errors are one-line UserErrors."""
+    dest_path = check_ref_dest(dest_path)
+    tmp = f'{dest_path[:-4]}.tmp{os.getpid()}.npz'
+    try:
+        if os.path.dirname(dest_path):
+            os.makedirs(os.path.dirname(dest_path), exist_ok=True)
+        np.savez(tmp, mu=mu, sigma=sigma, detector=np.array(detector), **{k: np.array(v) for k, v in meta.items()})
+        os.replace(tmp, dest_path)
+    except OSError as e:
+        raise dnnlib.UserError(f'Cannot write reference statistics to "{dest_path}" ({e.strerror or e}); check --dest') from None
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+#----------------------------------------------------------------------------
+
+def check_ref_stats(mu, sigma, source, rtol=1e-6):
+    """Check reference statistics: mu of shape [d], sigma [d, d], finite, symmetric and positive
+    semi-definite within `rtol` of the largest eigenvalue. Raises a one-line dnnlib.UserError."""
+    hint = 'pass an .npz made with "fid.py ref"'
+    for name, v, ndim in (('mu', mu, 1), ('sigma', sigma, 2)):
+        if not isinstance(v, np.ndarray) or v.dtype.kind not in 'fiu' or v.ndim != ndim:
+            raise dnnlib.UserError(f'{source}: "{name}" must be a {ndim}-d array of numbers, got {getattr(v, "dtype", type(v))} of shape {getattr(v, "shape", "?")}; {hint}')
+    d = mu.shape[0]
+    if d == 0 or sigma.shape != (d, d):
+        raise dnnlib.UserError(f'{source}: "mu" has shape {mu.shape} and "sigma" {sigma.shape}; need [d] and [d, d] with d >= 1; {hint}')
+    mu, sigma = mu.astype(np.float64), sigma.astype(np.float64)
+    if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
+        raise dnnlib.UserError(f'{source}: "mu"/"sigma" contain NaN or inf; {hint}')
+    scale = max(float(np.abs(sigma).max()), np.finfo(np.float64).tiny)
+    if float(np.abs(sigma - sigma.T).max()) > rtol * scale:
+        raise dnnlib.UserError(f'{source}: "sigma" is not symmetric, so it is not a covariance; {hint}')
+    w = np.linalg.eigvalsh((sigma + sigma.T) / 2)
+    if w[0] < -rtol * max(float(w[-1]), scale):
+        raise dnnlib.UserError(f'{source}: "sigma" is not positive semi-definite (smallest eigenvalue {w[0]:g}), so it is not a covariance; {hint}')
+    return mu, sigma
 
 #----------------------------------------------------------------------------
 
 def load_ref(ref_path, label=None, verbose=True):
     """Load reference statistics from a path or URL as a dict with 'mu', 'sigma' and 'detector'
-    (files without that key, such as EDM's official refs, are Inception statistics: 'FID').
+    (files without that key, such as EDM's official refs, are Inception statistics: 'FID'). The
+    file is read without pickles (allow_pickle=False) and checked by check_ref_stats.
     With `label`, a ref made with another detector is a UserError."""
     is_url = dnnlib.util.is_url(ref_path, allow_file_urls=True)
     if not is_url and not os.path.isfile(ref_path):
         raise dnnlib.UserError(f'Reference statistics "{ref_path}" not found: pass an existing .npz (made with "fid.py ref") or a URL')
+    source = f'Reference statistics "{ref_path}"'
     try:
         with dnnlib.util.open_url(ref_path, verbose=verbose) as f:
-            ref = dict(np.load(f))
+            with np.load(f, allow_pickle=False) as z:
+                ref = {k: z[k] for k in z.files}
     except dnnlib.UserError:
         raise # open_url's one line (offline: which cache file to pre-seed).
     except Exception as e:
         raise dnnlib.UserError(f'Cannot read reference statistics "{ref_path}" ({type(e).__name__}): pass an .npz made with "fid.py ref"') from None
     if 'mu' not in ref or 'sigma' not in ref:
         raise dnnlib.UserError(f'Reference statistics "{ref_path}" lack "mu"/"sigma": pass an .npz made with "fid.py ref"')
-    ref['detector'] = str(ref['detector']) if 'detector' in ref else 'FID'
+    ref['mu'], ref['sigma'] = check_ref_stats(ref['mu'], ref['sigma'], source)
+    det = ref.get('detector')
+    if det is not None and (det.ndim != 0 or det.dtype.kind != 'U'):
+        raise dnnlib.UserError(f'{source}: "detector" must be a string; pass an .npz made with "fid.py ref"')
+    ref['detector'] = str(det) if det is not None else 'FID'
     if label is not None and ref['detector'] != label:
         raise dnnlib.UserError(f'Reference statistics "{ref_path}" were computed for {ref["detector"]}, but the detector gives {label}: '
                                'use the same --detector as for "fid.py ref"')
