@@ -16,6 +16,7 @@ import torch
 import dnnlib
 from art import detectors, metrics
 from torch_utils import distributed as dist
+from torch_utils.misc import resolve_device
 
 #----------------------------------------------------------------------------
 # Shared setup of both subcommands.
@@ -23,7 +24,7 @@ from torch_utils import distributed as dist
 def _init(device):
     if torch.multiprocessing.get_start_method(allow_none=True) is None:
         torch.multiprocessing.set_start_method('spawn')
-    device = torch.device(device if device is not None else ('cuda' if torch.cuda.is_available() else 'cpu'))
+    device = resolve_device(device)
     dist.init(device)
     return device
 
@@ -130,7 +131,7 @@ def calc(image_path, ref_path, num_expected, seed, batch, detector, device, work
 
 @main.command()
 @click.option('--data', 'dataset_path', help='Path to the dataset', metavar='PATH|ZIP',                   type=str, required=True)
-@click.option('--dest', 'dest_path',    help='Destination .npz file', metavar='NPZ',                      type=str, required=True)
+@click.option('--dest', 'dest_path',    help='Destination .npz file (folders are created)', metavar='NPZ', type=str, required=True)
 @click.option('--batch',                help='Maximum batch size', metavar='INT',                         type=click.IntRange(min=1), default=64, show_default=True)
 @click.option('--detector',             help=_detector_help, metavar='SPEC',                              type=str, default=detectors.INCEPTION_URL, show_default='Inception-v3 URL')
 @click.option('--device',               help='Device (default: cuda if available, else cpu)', metavar='STR', type=str, default=None)
@@ -139,6 +140,7 @@ def calc(image_path, ref_path, num_expected, seed, batch, detector, device, work
 def ref(dataset_path, dest_path, batch, detector, device, workers, trust):
     """Calculate dataset reference statistics needed by 'calc'."""
     def run():
+        metrics.check_ref_dest(dest_path) # fail before computing the statistics
         dev = _init(device)
         det, label = load_detector(detector, dev, trust=trust)
         mu, sigma = calculate_stats(image_path=dataset_path, detector=det, max_batch_size=batch, num_workers=workers, device=dev)
