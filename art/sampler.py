@@ -147,6 +147,8 @@ def _euler_heun(den, x, t, hook, *, final_euler, heun, randn_like, S_churn, S_mi
     """EDM Algorithm 2 (edm-spec.md §2.5): churn, Euler, Heun correction except on the final step.
     Exactly one randn_like per step, even when gamma = 0. Per-step scalars vectorised on device."""
     n = t.numel() - 1
+    if n == 0:
+        return x
     t_cur_all, t_next_all = t[:-1], t[1:]
     gammas = _churn_gammas(t_cur_all, n, S_churn, S_min, S_max)
     t_hat_all = torch.as_tensor(round_sigma(t_cur_all + gammas * t_cur_all)).to(torch.float64)
