@@ -2,8 +2,7 @@
 # Copyright (c) 2026 The ART-EDM authors. Released under the MIT License (see LICENSE).
 
 """Reproduce the paper's tables: metric vs NFE for several time grids, solvers and step counts
-(docs/art-paper.md §3). Thin CLI over art.compare_lib; see the README section
-"Reproducing the paper: compare.py"."""
+(docs/art-paper.md §3). Thin CLI over art.comparison; docs/usage.md "compare.py"."""
 
 import os
 
@@ -12,6 +11,7 @@ import click
 import dnnlib
 from art.detectors import LENET_MNIST_REF
 from torch_utils import distributed as dist
+from torch_utils.misc import write_atomic
 
 #----------------------------------------------------------------------------
 # Presets: defaults for options not given on the command line.
@@ -21,8 +21,8 @@ PRESETS = {
     # uniform and logsnr under Heun, on a fresh machine (no ../shared), in <= 10 minutes on 2 CPU cores.
     'default': dict(
         network='builtin:mnist',
-        schedules='edm,uniform,logsnr,art-rl=art-rl@10:iters=150:batch=8:critic_warmup=30:lr=0.0005:lr_critic=0.005:lr_gamma=0.1:distil_batch=8,'
-                  'closed-form=closed-form:num_trajectories=32:fine_steps=64',
+        schedules='edm,uniform,logsnr,art-rl=art-rl@10:solver=euler:iters=150:batch=8:critic_warmup=30:lr=0.0005:lr_critic=0.005:lr_gamma=0.1:distil_batch=8,'
+                  'closed-form=closed-form:solver=euler:trajectories=32:fine_steps=64',
         solvers='heun',
         nfe='5,9,13,19',
         samples=768,
@@ -62,9 +62,10 @@ def main(ctx, preset, outdir, **opts):
 
     Schedule entries (comma-separated): a grid name of art.schedules (edm, uniform, logsnr, vp, ve,
     iddpm; options as NAME:key=val, e.g. edm:rho=3), a schedule JSON file (a {K} in its name picks
-    one file per K), or a method learned on the fly for each K (art-rl, closed-form, ...; NAME@K
-    learns once at K and resamples; NAME:key=val:key=val passes options to the learner). Prefix
-    LABEL= to name a row. A killed run resumes from OUTDIR/results.json.
+    one file per K), or a method of art.methods learned on the fly for each K (closed-form, art-rl,
+    gits, ...; NAME@K learns once at K and reads the other K off it; NAME:key=val:key=val is the
+    method spec of train_art.py --method, e.g. closed-form:solver=euler). Prefix LABEL= to name a row.
+    A killed run resumes from OUTDIR/results.json.
 
     Examples:
 
@@ -81,7 +82,7 @@ def main(ctx, preset, outdir, **opts):
         --outdir=compare-runs/cifar10
     """
     from click.core import ParameterSource
-    from art import compare_lib
+    from art import comparison
     if preset is not None:
         for k, v in PRESETS[preset].items():
             if k == 'outdir':
@@ -99,19 +100,26 @@ def main(ctx, preset, outdir, **opts):
         torch.set_num_threads(opts['threads'])
     dist.init(opts['device'])
     with dnnlib.util.click_user_errors():
-        cmp = compare_lib.Comparison(
+        lists = {name: [s.strip() for s in opts[name].split(',') if s.strip()] for name in ('schedules', 'solvers')}
+        for name, values in lists.items():
+            if not values:
+                raise dnnlib.UserError(f'--{name} is empty; give at least one entry')
+        from art.sampler import SOLVERS
+        for solver in lists['solvers']:
+            if solver not in SOLVERS:
+                raise dnnlib.UserError(f'Unknown solver "{solver}" in --solvers; choose from {", ".join(SOLVERS)}')
+        cmp = comparison.Comparison(
             network=opts['network'], outdir=outdir, trust_pickle=opts['trust_pickle'],
-            schedules=[s for s in opts['schedules'].split(',') if s.strip()],
-            solvers=[s.strip() for s in opts['solvers'].split(',') if s.strip()],
+            schedules=lists['schedules'], solvers=lists['solvers'],
             nfes=opts['nfe'], num=opts['samples'], num_seed_sets=opts['seed_sets'], first_seed=opts['first_seed'],
             detector=opts['detector'], ref=opts['ref'], ref_steps=opts['ref_steps'], batch=opts['batch'],
             learn_seed=opts['learn_seed'], device=opts['device'])
         results = cmp.run()
     if dist.get_rank() == 0:
         order = [e.label for e in cmp.entries]
-        md = compare_lib.markdown_tables(results, row_order=order)
-        compare_lib.write_atomic(os.path.join(outdir, 'results.md'), md)
-        compare_lib.plot(results, os.path.join(outdir, 'results.png'), row_order=order)
+        md = comparison.markdown_tables(results, row_order=order)
+        write_atomic(os.path.join(outdir, 'results.md'), md)
+        comparison.plot(results, os.path.join(outdir, 'results.png'), row_order=order)
         print()
         print(md)
         print(f'Wrote results.json, results.md, results.png and timings.json to "{outdir}".')

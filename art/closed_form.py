@@ -1,93 +1,200 @@
 # ART-EDM: learned time grids for EDM-style diffusion samplers.
 # Copyright (c) 2026 The ART-EDM authors. Released under the MIT License (see LICENSE).
 
-"""The time-only ART optimum in closed form (art-paper §1.5 and §4 item 9).
+"""The time-only ART optimum in closed form, for any solver's error density (art-paper §1.5 and
+§4 item 9; docs/solver-aware-art.md eq. 15-16).
 
-Along an exact PF-ODE trajectory the state does not depend on the control, so the ART cost
-∫ |Q| theta² dt under ∫ theta dt = T is minimised by |Q| theta² = const. For a time-only schedule
-the same holds with q̄(sigma) = E|Q(x(sigma); sigma)| over x(sigma_max) ~ N(0, sigma_max² I):
+A solver S of order p - 1 leaves a local error ~ r_S(x, sigma) |h|^p per step (art.objective:
+r = |Q|, p = 2 for Euler, the paper's surrogate; r = |R|, p = 3 for Heun). Along exact PF-ODE
+trajectories the state does not depend on the control, so the running cost E r_S |theta|^p under
+∫ theta dt = T is minimised (Hölder) by
 
-    theta*(psi) ∝ q̄^(-1/2),  i.e. the K-step grid is uniform in u(sigma) = ∫_sigma^T q̄^(1/2) dsigma'.
+    theta*(psi) ∝ rbar^(-1/p),  i.e. the nodes are equally spaced in u(sigma) = ∫_sigma^T rbar^(1/p) dsigma',
 
-Estimate: PF-ODE trajectories on a fine EDM rho=7 grid (art.sampler, Heun), q̄ = mean of |Q|/sqrt(d)
-(art.objective, the same per-dimension normalisation as art.rl) at every fine node, u by the
-trapezoid rule in log sigma (plus the piece sigma_min -> 0 with q̄ held at its sigma_min value), and
-the nodes sigma_i = u^-1(i u_total / K), i = 0..K-1, then 0. Time mapping as art.rl: T = sigma_max,
-sigma = T - psi, non-zero nodes kept >= sigma_min.
+with rbar(sigma) = E r_S(x(sigma), sigma) over x(sigma_max) ~ N(0, sigma_max² I), optionally weighted by
+(sigma_data / sqrt(sigma² + sigma_data²))^beta (docs/solver-aware-art.md §6).
+
+Profile (`profile()`): Heun trajectories on a fine EDM rho=7 grid from warm-up latents
+(art.sampler.warmup_latents), rbar at every fine node; measured once per network and settings and
+kept in a cache that dies with its network (a weak reference), so every K reuses it.
+
+Last node (`last_node`): 'learned' (default; ART's clock ends at sigma = 0): u is integrated down to
+0 with rbar held at its sigma_min value below sigma_min, the K non-zero nodes sit at u = i U / K and
+the K-th step goes to 0; the grid is written as a time change on the rho clock, so any other K is read
+off the same profile. 'pinned' (EDM's convention): the K nodes span [sigma_min, sigma_max] at
+u = i U / (K - 1), then 0.
 """
+
+import weakref
 
 import numpy as np
 import torch
 import tqdm
 
+import dnnlib
 from art import objective
-from art import rl
 from art import sampler
 from art import schedules
 
-#----------------------------------------------------------------------------
-# q̄(sigma) on a fine grid from PF-ODE trajectories.
+LAST_NODES = ('learned', 'pinned')
+CLOCK_STEPS = 512   # resolution of the time change written for last_node='learned'
 
-def curvature_profile(net, *, num_trajectories=128, fine_steps=128, batch=64, sigma_min=None, sigma_max=None,
-                      q_backend='auto', solver='heun', seed=0, device='cpu', progress=False):
-    """Return (sigma_fine [N] descending, q̄ [N]): E |Q|/sqrt(d) at the N = fine_steps non-zero nodes of
-    an EDM rho=7 grid, along `solver` trajectories on that grid from x ~ N(0, sigma_max² I)."""
-    device = torch.device(device)
-    problem = rl.ARTProblem(net, 1, sigma_min, sigma_max, q_backend, device)
-    sigmas = schedules.get_sigmas('edm', fine_steps, sigma_min=problem.sigma_min, sigma_max=problem.sigma_max, device=device)
-    sigma_fine = sigmas[:-1]
-    q_sum = torch.zeros([fine_steps], dtype=torch.float64)
-    generator = torch.Generator().manual_seed(seed)
-    done = 0
-    with tqdm.tqdm(total=num_trajectories, disable=not progress, desc='closed form: q(sigma)', leave=False) as bar:
-        while done < num_trajectories:
-            n = min(batch, num_trajectories - done)
-            x, labels, _psi = problem.initial_state(n, generator)
-
-            def accumulate(i, sigma, x_cur):
-                if i < fine_steps:
-                    Q = objective.curvature(net, x_cur, sigma, labels, backend=q_backend)
-                    q_sum[i] += objective.curvature_norm(Q).sum().cpu()
-
-            accumulate(0, sigma_fine[0], x)
-            sampler.sample(net, x / problem.T, sigmas, labels, solver=solver,
-                callback=lambda i, t_next, x_next: accumulate(i + 1, t_next, x_next))
-            done += n
-            bar.update(n)
-    return sigma_fine.cpu().numpy(), (q_sum / num_trajectories).numpy()
+_profiles = weakref.WeakKeyDictionary()  # net -> {settings: (sigma_fine, rbar)}
 
 #----------------------------------------------------------------------------
-# Grid uniform in u = ∫ q̄^(1/2) dsigma.
+# rbar(sigma) on a fine grid from PF-ODE trajectories.
 
-def nodes_from_profile(sigma_fine, qbar, num_steps, sigma_min, sigma_max):
-    """K+1 sigmas (last 0) equally spaced in u(sigma) = ∫_sigma^T q̄^(1/2); also returns the grid's theta."""
-    s = np.asarray(sigma_fine, np.float64)[::-1]            # ascending
-    g = np.sqrt(np.maximum(np.asarray(qbar, np.float64)[::-1], 1e-300))
-    ls = np.log(s)
-    integrand = g * s                                        # dsigma = sigma dlog(sigma)
-    u_asc = np.concatenate([[0.0], np.cumsum((integrand[1:] + integrand[:-1]) / 2 * np.diff(ls))])
-    u_asc = u_asc + g[0] * s[0]                              # piece sigma in [0, s_min]
-    u_total = u_asc[-1]
-    u_from_top = u_total - u_asc                             # u(sigma) measured from sigma_max, descending in sigma
-    targets = np.arange(num_steps) / num_steps * u_total
-    # invert on the descending arrays: u_from_top increases as sigma decreases
-    nodes = np.interp(targets, u_from_top[::-1], s[::-1])
-    nodes[0] = float(sigma_max)
-    return schedules.sigmas_from_nodes(nodes, sigma_min)
+def profile(net, solver='euler', *, num_trajectories=128, fine_steps=128, batch=64, sigma_min=None, sigma_max=None,
+            backend='auto', seed=0, device='cpu', progress=False, log=None):
+    """(sigma_fine [N] descending, rbar [N]): E r_S / sqrt(d) at the N = fine_steps non-zero nodes of an EDM
+    rho=7 grid, along Heun trajectories on that grid from `num_trajectories` warm-up latents. Cached per
+    network: a second call with the same settings returns the stored profile (`log` is told either way)."""
+    objective.check_error_model(solver)
+    lo, hi = schedules.sigma_range('edm', net, sigma_min, sigma_max)
+    key = (solver, int(num_trajectories), int(fine_steps), lo, hi, backend, int(seed), str(device))
+    cache = _profiles.setdefault(net, dict())
+    if key in cache:
+        if log is not None:
+            log(f'Reusing the {solver} error profile of this network ({num_trajectories} trajectories, {fine_steps} nodes)')
+        return cache[key]
+    if log is not None:
+        log(f'Measuring the {solver} error profile ({num_trajectories} trajectories, {fine_steps} nodes)...')
+    sigmas = schedules.get_sigmas('edm', fine_steps, sigma_min=lo, sigma_max=hi, device=device)
+    sigma_fine = sigmas[:-1].clone()
+    sigma_fine[0], sigma_fine[-1] = hi, lo                          # exact ends (the rho formula rounds them)
+    latents, labels = sampler.warmup_latents(net, num_trajectories, seed, device)
+    r_sum = torch.zeros([fine_steps], dtype=torch.float64)
+    with tqdm.tqdm(total=num_trajectories, disable=not progress, desc=f'{solver} error profile', leave=False) as bar:
+        for b0 in range(0, num_trajectories, batch):
+            z = latents[b0:b0 + batch]
+            c = None if labels is None else labels[b0:b0 + batch]
+            xs = sampler.trajectory(net, z, sigmas, c, solver='heun')
+            for i in range(fine_steps):
+                r_sum[i] += objective.error_density(net, xs[i], sigma_fine[i], c, solver=solver, backend=backend).sum().cpu()
+            bar.update(len(z))
+    cache[key] = (sigma_fine.cpu().numpy(), (r_sum / num_trajectories).numpy())
+    return cache[key]
 
 #----------------------------------------------------------------------------
-# Entry point (compare.py, train_art.py).
+# Nodes equally spaced in u = ∫ rbar^(1/p) dsigma.
 
-def fit(net, num_steps, *, num_trajectories=128, fine_steps=128, batch=64, sigma_min=None, sigma_max=None,
-        q_backend='auto', seed=0, device='cpu', progress=False, network_name=None, **unused_kwargs):
-    """Closed-form time-only ART schedule for K = num_steps. Returns a schedule dict for save_schedule."""
-    problem = rl.ARTProblem(net, num_steps, sigma_min, sigma_max, q_backend, device)
-    sigma_fine, qbar = curvature_profile(net, num_trajectories=num_trajectories, fine_steps=fine_steps, batch=batch,
-        sigma_min=problem.sigma_min, sigma_max=problem.sigma_max, q_backend=q_backend, seed=seed, device=device, progress=progress)
-    sigmas, theta = nodes_from_profile(sigma_fine, qbar, problem.K, problem.sigma_min, problem.sigma_max)
-    return dict(sigmas=sigmas.tolist(), method='closed-form', solver='euler', network=network_name, seed=seed,
-        theta_bar=theta.tolist(), q_profile=dict(sigma=sigma_fine.tolist(), qbar=qbar.tolist()),
-        settings=dict(num_trajectories=num_trajectories, fine_steps=fine_steps, q_backend=q_backend,
-            sigma_min=problem.sigma_min, sigma_max=problem.sigma_max, num_steps=problem.K))
+def _u_of_sigma(sigma_fine, rbar, p, floor=1e-3):
+    """(s ascending, u ascending with u(s[0]) = the piece [0, s[0]]): u(sigma) = ∫_0^sigma rbar^(1/p), rbar held
+    at its sigma_min value below sigma_min; trapezoid rule in log sigma. `floor` (relative to the mean density)
+    keeps u strictly increasing where rbar ~ 0."""
+    s = np.asarray(sigma_fine, np.float64)
+    r = np.asarray(rbar, np.float64)
+    if s.ndim != 1 or s.shape != r.shape or len(s) < 2 or np.any(s <= 0) or not np.all(np.isfinite(r)):
+        raise dnnlib.UserError('The error profile needs matching finite 1-D sigma/rbar arrays with sigma > 0')
+    order = np.argsort(s)
+    s, r = s[order], np.maximum(r[order], 0)
+    g = r ** (1.0 / p)
+    g = np.maximum(g, floor * max(g.mean(), 1e-300))
+    dens = g * s                                                    # du / dlog sigma
+    u = np.concatenate([[0.0], np.cumsum(0.5 * (dens[1:] + dens[:-1]) * np.diff(np.log(s)))])
+    return s, u + g[0] * s[0]
+
+def nodes(sigma_fine, rbar, num_steps, p, *, last_node='learned'):
+    """The K+1 sigmas (last 0) of the time-only optimum (eq. 16) for K = num_steps, and for
+    last_node='learned' the time change (art.schedules time-change dict on the rho clock) they come from."""
+    if last_node not in LAST_NODES:
+        raise dnnlib.UserError(f'Unknown last_node "{last_node}"; choose one of {", ".join(LAST_NODES)}')
+    K = int(num_steps)
+    s, u = _u_of_sigma(sigma_fine, rbar, p)
+    sigma_min, sigma_max = float(s[0]), float(s[-1])
+    if last_node == 'pinned':
+        u = u - u[0]
+        targets = u[-1] * (1 - np.arange(K) / max(K - 1, 1))
+        new = np.exp(np.interp(targets, u, np.log(s)))
+        new[0] = sigma_max
+        if K > 1:
+            new[-1] = sigma_min
+        return schedules.sigmas_from_nodes(new, sigma_min)[0], None
+    # Learned: sigma(t) for t in [0, 1] (t = 0 at sigma_max, 1 at sigma = 0), as a time change on the rho clock.
+    u_all, s_all = np.concatenate([[0.0], u]), np.concatenate([[0.0], s])
+    t = np.linspace(0, 1, CLOCK_STEPS + 1)
+    sigma_t = np.interp(u_all[-1] * (1 - t), u_all, s_all)
+    psi = schedules.u_of_sigma(torch.as_tensor(sigma_t), 'rho', sigma_max).numpy()
+    psi[0], psi[-1] = 0.0, 1.0
+    theta = np.maximum(np.diff(psi) * CLOCK_STEPS, 1e-6)
+    time_change = dict(theta=theta.tolist(), time_map='rho', sigma_min=sigma_min, sigma_max=sigma_max)
+    return schedules.time_change_grid(time_change, K)[0], time_change
+
+def theta_from_sigmas(sigmas):
+    """Clock speeds of a grid on the linear ART clock (T = sigma_0, Δt = T/K, the last step ends at 0)."""
+    s = np.asarray(torch.as_tensor(sigmas, dtype=torch.float64).cpu(), np.float64)
+    return (-np.diff(s) / (s[0] / (len(s) - 1))).tolist()
+
+def surrogate_error(sigmas, sigma_fine, rbar, p):
+    """Σ over the steps of a descending grid (a trailing 0 is ignored) of rbar |sigma_{i+1} - sigma_i|^p, with
+    rbar interpolated in log sigma at the geometric midpoint of each step (the discrete eq. 10), for diagnostics."""
+    s = np.asarray(sigmas, np.float64)
+    s = s[s > 0]
+    sf = np.asarray(sigma_fine, np.float64)
+    order = np.argsort(sf)
+    mid = 0.5 * (np.log(s[:-1]) + np.log(s[1:]))
+    r_at = np.interp(mid, np.log(sf[order]), np.asarray(rbar, np.float64)[order])
+    return float(np.sum(r_at * np.abs(np.diff(s)) ** p))
+
+#----------------------------------------------------------------------------
+# The method: a schedule dict for art.schedules.save_schedule.
+
+def fit(net, num_steps, *, solver='euler', last_node='learned', beta=0.0, num_trajectories=128, fine_steps=128, batch=64,
+        sigma_min=None, sigma_max=None, backend='auto', seed=0, device='cpu', progress=False, log=None):
+    """Closed-form time-only ART schedule for K = num_steps, for `solver`'s error density (eq. 16)."""
+    sigma_fine, rbar = profile(net, solver, num_trajectories=num_trajectories, fine_steps=fine_steps, batch=batch,
+        sigma_min=sigma_min, sigma_max=sigma_max, backend=backend, seed=seed, device=device, progress=progress, log=log)
+    r_w = rbar * objective.propagation_weight(net, sigma_fine, beta).numpy() if beta else rbar
+    p = objective.error_power(solver)
+    sigmas, time_change = nodes(sigma_fine, r_w, num_steps, p, last_node=last_node)
+    sigmas = schedules.check_sigmas(list(np.asarray(sigmas, np.float64)), 'closed form')
+    return dict(sigmas=sigmas, solver=solver, theta_bar=theta_from_sigmas(sigmas), time_change=time_change,
+        profile=dict(sigma=sigma_fine.tolist(), rbar=rbar.tolist(), p=p))
+
+#----------------------------------------------------------------------------
+# beta by a terminal reward: the mean distance of warm-up samples to their high-NFE references.
+
+_rewards = weakref.WeakKeyDictionary()  # net -> {settings: reward function}
+
+def terminal_reward(net, *, seed=0, device='cpu', detector=None, num_reward=64, ref_steps=64, batch=64, trust=False):
+    """reward(sigmas, solver) -> mean per-sample distance (lower is better) of samples on `sigmas` to the Heun
+    reference on EDM's grid from the same latents (warm-up seeds disjoint from the profile's), in the feature
+    space of `detector` (an art.detectors spec) or in pixels (RMS) when detector is None. Cached per network."""
+    key = (int(seed), str(device), detector, int(num_reward), int(ref_steps), int(batch))
+    cache = _rewards.setdefault(net, dict())
+    if key in cache:
+        return cache[key]
+    from art.metrics import rms_error # pylint: disable=import-outside-toplevel
+    latents, labels = sampler.warmup_latents(net, num_reward, seed + 500000, device)
+    ref = sampler.reference_samples(net, latents, labels, num_steps=ref_steps, batch=batch)
+    feat = None
+    if detector is not None:
+        from art.detectors import load_detector # pylint: disable=import-outside-toplevel
+        det, _label = load_detector(detector, device)
+        def feat(x):
+            img = (x * 127.5 + 128).clip(0, 255).to(torch.uint8)
+            return det(img.repeat(1, 3, 1, 1) if img.shape[1] == 1 else img, return_features=True).to(torch.float64)
+        ref_f = feat(ref)
+    def reward(sigmas, solver):
+        x = sampler.batched(lambda z, c: sampler.sample(net, z, sigmas, c, solver=solver), latents, labels, batch)
+        return rms_error(x, ref) if feat is None else float((feat(x) - ref_f).norm(dim=1).mean())
+    cache[key] = reward
+    return reward
+
+def fit_tuned(net, num_steps, *, solver='heun', betas=(0, 0.5, 1, 1.5, 2, 3), detector=None, num_reward=64, ref_steps=64,
+              seed=0, device='cpu', log=None, **fit_kwargs):
+    """fit() with beta chosen from `betas` by terminal_reward (the tuned quality-aware variant, §6)."""
+    reward = terminal_reward(net, seed=seed, device=device, detector=detector, num_reward=num_reward, ref_steps=ref_steps)
+    table = dict()
+    for beta in betas:
+        sched = fit(net, num_steps, solver=solver, beta=float(beta), seed=seed, device=device, log=log, **fit_kwargs)
+        table[float(beta)] = reward(torch.as_tensor(sched['sigmas'], dtype=torch.float64, device=device), solver)
+    best = min(table, key=table.get)
+    if log is not None:
+        log(f'beta {best:g} for K={num_steps}; terminal distance by beta: ' + ', '.join(f'{b:g}:{v:.4g}' for b, v in table.items()))
+    sched = fit(net, num_steps, solver=solver, beta=best, seed=seed, device=device, **fit_kwargs)
+    sched['beta'] = best
+    sched['terminal_distance_by_beta'] = {str(b): v for b, v in table.items()}
+    return sched
 
 #----------------------------------------------------------------------------

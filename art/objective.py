@@ -25,6 +25,12 @@ Three interchangeable backends compute the JVP:
 
 Entry points (docs/interfaces.md): denoiser_field(), curvature(), and field_and_curvature() which
 returns (D, F, Q) from the evaluations the JVP needs anyway (used by art.rl / art.closed_form).
+
+Each solver's leading local-error term (docs/solver-aware-art.md): for EDM's Heun step of size
+h = sigma_next - sigma, x(sigma + h) - x_heun = h^3 R + O(h^4) with R = (1/6) J_f Q - (1/12) f_2, where
+J_f Q is the Jacobian of f = F in x applied to Q and f_2 the second directional derivative of f along
+the flow tangent (f, 1) (eq. 7); `heun_error_terms()` estimates them, `error_density()` returns the
+per-state density r_S of a solver (|Q| for Euler, |R| for Heun) and `error_power()` its power p.
 """
 
 import time
@@ -32,6 +38,7 @@ import warnings
 import weakref
 from copy import deepcopy
 
+import numpy as np
 import torch
 
 import dnnlib
@@ -191,5 +198,106 @@ def curvature_norm(Q, per_dim=True):
     """Euclidean norm of Q per sample ([B]); divided by sqrt(d) when per_dim (art-paper §4 item 2)."""
     q = Q.flatten(1).to(torch.float64).norm(dim=1)
     return q / (Q[0].numel() ** 0.5) if per_dim else q
+
+#----------------------------------------------------------------------------
+# The field f(x, sigma) = (x - D)/sigma in float64, sigma per sample.
+
+def _field(net, x, sigma, class_labels=None):
+    return denoiser_field(net, x, sigma, class_labels).to(torch.float64)
+
+#----------------------------------------------------------------------------
+
+def _per_sample(sigma, x):
+    sigma = torch.as_tensor(sigma, dtype=torch.float64, device=x.device)
+    if sigma.ndim == 0:
+        sigma = sigma.expand(x.shape[0])
+    return sigma.reshape(-1)
+
+#----------------------------------------------------------------------------
+
+def _norm(v):
+    return v.flatten(1).norm(dim=1)
+
+#----------------------------------------------------------------------------
+# Heun error terms: Q, J_f Q, f_2 and R at (x, sigma).
+
+def heun_error_terms(net, x, sigma, class_labels=None, *, backend='fd', rel_step=0.05):
+    """Return an EasyDict with f, Q, JQ (= J_f Q), f2 and R (all float64, shaped like x), eq. 5-7.
+
+    backend='fd': central differences (4 extra network calls): along the flow tangent (f, 1) with
+    step delta = rel_step * sigma, and in x along Q with a step of the same length in x.
+    backend='jvp': nested forward-mode JVPs (torch.func); needs a network that supports forward AD.
+    """
+    x = torch.as_tensor(x).to(torch.float64)
+    sigma = _per_sample(sigma, x)
+    if backend == 'jvp':
+        return _terms_jvp(net, x, sigma, class_labels)
+    if backend != 'fd':
+        raise dnnlib.UserError(f'Unknown Heun-error backend "{backend}"; use fd or jvp')
+    if not 0 < rel_step < 1:
+        raise dnnlib.UserError(f'rel_step must lie in (0, 1), got {rel_step}')
+    f0 = _field(net, x, sigma, class_labels)
+    delta = rel_step * sigma                                   # Step along the tangent (f, 1).
+    db = _bcast(delta, x)
+    f_plus = _field(net, x + db * f0, sigma + delta, class_labels)
+    f_minus = _field(net, x - db * f0, sigma - delta, class_labels)
+    Q = (f_plus - f_minus) / (2 * db)
+    f2 = (f_plus - 2 * f0 + f_minus) / db.square()
+    eta = delta * _norm(f0).clamp_min(1e-30) / _norm(Q).clamp_min(1e-30) # Same x-displacement as above.
+    eb = _bcast(eta, x)
+    JQ = (_field(net, x + eb * Q, sigma, class_labels) - _field(net, x - eb * Q, sigma, class_labels)) / (2 * eb)
+    R = JQ / 6 - f2 / 12
+    return dnnlib.EasyDict(f=f0, Q=Q, JQ=JQ, f2=f2, R=R)
+
+#----------------------------------------------------------------------------
+
+def _terms_jvp(net, x, sigma, class_labels):
+    from torch.func import jvp # pylint: disable=import-outside-toplevel
+    f0 = _field(net, x, sigma, class_labels)
+    def phi(e):                                                # f along the flow tangent, e is a scalar.
+        return _field(net, x + e * f0, sigma + e, class_labels)
+    def dphi(e):
+        return jvp(phi, (e,), (torch.ones_like(e),))[1]
+    e0 = torch.zeros([], dtype=torch.float64, device=x.device)
+    Q, f2 = jvp(dphi, (e0,), (torch.ones_like(e0),))
+    JQ = jvp(lambda y: _field(net, y, sigma, class_labels), (x,), (Q,))[1]
+    R = JQ / 6 - f2 / 12
+    return dnnlib.EasyDict(f=f0, Q=Q, JQ=JQ, f2=f2, R=R)
+
+#----------------------------------------------------------------------------
+# Each solver's leading local-error density r_S(x, sigma) and the power p = order + 1 of the step in
+# it: one step of size h leaves ~ r_S h^p (the running cost r_S |theta|^p on the ART clock, eq. 9-10).
+
+ERROR_MODELS = {
+    'euler': 'ART (paper): |Q|, p = 2 (art-paper eq. 8)',
+    'heun':  'solver-aware: |R| = |(1/6) J_f Q - (1/12) f_2|, p = 3 (docs/solver-aware-art.md eq. 7)',
+}
+
+def error_power(solver):
+    """The exponent p of the step size (and of theta) in the solver's local error r_S |h|^p."""
+    check_error_model(solver)
+    return 2 if solver == 'euler' else 3
+
+def check_error_model(solver):
+    if solver not in ERROR_MODELS:
+        raise dnnlib.UserError(f'No local-error model for solver "{solver}"; solver-aware learners support {", ".join(ERROR_MODELS)}')
+
+def propagation_weight(net, sigma, beta):
+    """(sigma_data / sqrt(sigma^2 + sigma_data^2))^beta: the exact linear propagation factor of an x-error at
+    sigma to the sample for Gaussian data (docs/solver-aware-art.md §6), raised to beta."""
+    sigma_data = float(getattr(net, 'sigma_data', 0.5))
+    return (sigma_data / torch.sqrt(torch.as_tensor(sigma, dtype=torch.float64).square() + sigma_data ** 2)) ** beta
+
+def error_density(net, x, sigma, class_labels=None, *, solver='heun', backend='auto', rel_step=0.05):
+    """Per-sample local-error density r_S(x, sigma) >= 0 (float64 [B]) of `solver`, normalised by sqrt(dim):
+    |Q| for euler (Q by the JVP `backend`, as ART), |R| for heun (central differences, heun_error_terms)."""
+    check_error_model(solver)
+    x = torch.as_tensor(x).to(torch.float64)
+    sigma = _per_sample(sigma, x)
+    dim = x[0].numel()
+    if solver == 'euler':
+        return curvature_norm(curvature(net, x, sigma, class_labels, backend=backend), per_dim=True)
+    terms = heun_error_terms(net, x, sigma, class_labels, backend='fd', rel_step=rel_step)
+    return _norm(terms.R) / np.sqrt(dim)
 
 #----------------------------------------------------------------------------

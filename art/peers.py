@@ -1,7 +1,7 @@
 # ART-EDM: learned time grids for EDM-style diffusion samplers.
 # Copyright (c) 2026 The ART-EDM authors. Released under the MIT License (see LICENSE).
 
-"""Strong schedule baselines in the same harness (docs/../shared/docs/peers.md §2).
+"""Strong schedule baselines in the same harness (peers.md §2).
 
 - GITS (Chen et al., ICML'24, "On the trajectory regularity of ODE-based diffusion sampling"): run a
   teacher solver on a fine grid of N_tea noise levels from a few warm-up latents, build the cost matrix
@@ -19,61 +19,29 @@
   high-NFE reference from warm-up latents (seeds disjoint from the evaluation seeds).
 - logSNR-uniform lives in art.schedules ('logsnr').
 
-Every function returns either sigmas (float64, K+1 values ending in 0) or a schedule dict for
-`art.schedules.save_schedule` / `make_schedule`.
+`gits()` and `edm_best_rho()` return schedule dicts (sigmas + what they learned); art.methods registers
+them. Warm-up latents come from art.sampler.warmup_latents (EDM's per-seed draws, seeds >= 1000000).
 """
 
 import itertools
+import weakref
 
 import numpy as np
 import torch
 
 import dnnlib
+from art import objective
+from art import sampler
+from art import schedules
 
 #----------------------------------------------------------------------------
-# Warm-up latents (EDM's per-seed RNG) and the noise range of a network.
-
-def warmup_latents(net, num, seed, device='cpu'):
-    """Latents for `num` warm-up seeds starting at `seed` (StackedRandomGenerator, EDM draw order).
-    Use seeds disjoint from the evaluation seeds (compare.py evaluates from seed 0 by default)."""
-    from art.sampler import StackedRandomGenerator # pylint: disable=import-outside-toplevel
-    rnd = StackedRandomGenerator(device, list(range(seed, seed + num)))
-    return rnd.randn([num, net.img_channels, net.img_resolution, net.img_resolution], device=device)
-
-#----------------------------------------------------------------------------
-
-def warmup_labels(net, num, seed, device='cpu'):
-    """One-hot class labels for the warm-up latents of a conditional net (None for unconditional nets)."""
-    if not net.label_dim:
-        return None
-    gen = torch.Generator(device=device).manual_seed(seed)
-    idx = torch.randint(net.label_dim, size=[num], device=device, generator=gen)
-    return torch.eye(net.label_dim, device=device)[idx]
-
-#----------------------------------------------------------------------------
+# Helpers.
 
 def _range(net, sigma_min=None, sigma_max=None):
-    from art.schedules import sigma_range # pylint: disable=import-outside-toplevel
-    return sigma_range('edm', net, sigma_min, sigma_max)
-
-#----------------------------------------------------------------------------
+    return schedules.sigma_range('edm', net, sigma_min, sigma_max)
 
 def _grid(name, num_steps, net, sigma_min, sigma_max, rho=7.0, device='cpu'):
-    from art.schedules import get_sigmas # pylint: disable=import-outside-toplevel
-    return get_sigmas(name, num_steps, net=net, sigma_min=sigma_min, sigma_max=sigma_max, rho=rho, device=device)
-
-#----------------------------------------------------------------------------
-
-def _batched(fn, latents, labels, batch):
-    return torch.cat([fn(latents[i:i + batch], None if labels is None else labels[i:i + batch]) for i in range(0, len(latents), batch)])
-
-#----------------------------------------------------------------------------
-# Reference solution from the same latents (high-NFE Heun on an EDM rho=7 grid).
-
-def reference_samples(net, latents, class_labels=None, *, ref_steps=128, sigma_min=None, sigma_max=None, batch=256):
-    from art.sampler import sample # pylint: disable=import-outside-toplevel
-    sigmas = _grid('edm', ref_steps, net, sigma_min, sigma_max, device=latents.device)
-    return _batched(lambda z, c: sample(net, z, sigmas, c, solver='heun'), latents, class_labels, batch)
+    return schedules.get_sigmas(name, num_steps, net=net, sigma_min=sigma_min, sigma_max=sigma_max, rho=rho, device=device)
 
 #----------------------------------------------------------------------------
 # GITS: dynamic programming over a fine teacher grid.
@@ -128,10 +96,9 @@ def gits_brute_force(cost, num_nodes, coeff=1.15):
 def gits_cost_matrix(net, latents, teacher_sigmas, class_labels=None, *, coarse='euler', batch=256):
     """C[i, j] (i < j) = mean_b || coarse step from the teacher state at sigma_i to sigma_j - teacher state at
     sigma_j ||_2. `teacher_sigmas`: N descending nodes (no final 0). The teacher is Heun on these nodes
-    (art.heun_objective.trajectory). `coarse`: 'euler' (GITS: the teacher's own
+    (art.sampler.trajectory). `coarse`: 'euler' (GITS: the teacher's own
     derivative at sigma_i) or 'heun' (one extra evaluation per pair)."""
-    from art.heun_objective import trajectory # pylint: disable=import-outside-toplevel
-    from art.objective import denoiser_field # pylint: disable=import-outside-toplevel
+    trajectory, denoiser_field = sampler.trajectory, objective.denoiser_field
     if coarse not in ('euler', 'heun'):
         raise dnnlib.UserError(f'Unknown GITS coarse step "{coarse}"; use euler or heun')
     s = torch.as_tensor(teacher_sigmas, dtype=torch.float64, device=latents.device)
@@ -153,65 +120,64 @@ def gits_cost_matrix(net, latents, teacher_sigmas, class_labels=None, *, coarse=
                 cost[i, j] += float((x_next - xs[j]).flatten(1).norm(dim=1).sum())
     return cost / len(latents)
 
-_gits_costs = dict()
+_gits_costs = weakref.WeakKeyDictionary()  # net -> {settings: cost matrix}
 
 #----------------------------------------------------------------------------
 
-def gits(net, num_steps, *, solver='heun', coeff=1.15, num_teacher=61, teacher_rho=7.0, num_warmup=64,
-         seed=1000000, coarse='euler', sigma_min=None, sigma_max=None, device='cpu', class_labels=None, verbose=False):
-    """GITS schedule with K = `num_steps` nodes (+ final 0) for `net`. Returns a schedule dict."""
-    from art.schedules import make_schedule # pylint: disable=import-outside-toplevel
+def gits(net, num_steps, *, solver='heun', coeff=1.15, num_teacher=61, teacher_rho=7.0, num_warmup=64, seed=0,
+         sigma_min=None, sigma_max=None, device='cpu', log=None):
+    """GITS schedule with K = `num_steps` nodes (+ final 0) for `net`, with `solver`'s own one-step cost
+    (euler or heun). Warm-up latents from art.sampler.warmup_latents(seed). Returns a schedule dict."""
+    if solver not in ('euler', 'heun'):
+        raise dnnlib.UserError(f'GITS needs a one-step cost for solver "{solver}"; it supports euler and heun')
     lo, hi = _range(net, sigma_min, sigma_max)
     if num_teacher < 2 * num_steps:                            # The teacher must be finer than the student.
-        if verbose:
-            print(f'GITS: {num_teacher} teacher nodes are too few for K={num_steps}; using {2 * num_steps + 1}')
+        if log is not None:
+            log(f'GITS: {num_teacher} teacher nodes are too few for K={num_steps}; using {2 * num_steps + 1}')
         num_teacher = 2 * num_steps + 1
     teacher = _grid('edm', num_teacher, net, lo, hi, rho=teacher_rho, device=device)[:-1]
-    latents = warmup_latents(net, num_warmup, seed, device)
-    labels = class_labels if class_labels is not None else warmup_labels(net, num_warmup, seed, device)
-    key = (id(net), num_teacher, teacher_rho, num_warmup, seed, coarse, lo, hi, str(device))
-    if key not in _gits_costs:                                 # One cost matrix serves every K.
-        _gits_costs[key] = gits_cost_matrix(net, latents, teacher, labels, coarse=coarse)
-    cost = _gits_costs[key]
-    path, total = gits_dp(cost, num_steps, coeff)
+    key = (num_teacher, teacher_rho, num_warmup, seed, solver, lo, hi, str(device))
+    cache = _gits_costs.setdefault(net, dict())
+    if key not in cache:                                       # One cost matrix serves every K.
+        latents, labels = sampler.warmup_latents(net, num_warmup, seed, device)
+        cache[key] = gits_cost_matrix(net, latents, teacher, labels, coarse=solver)
+    path, total = gits_dp(cache[key], num_steps, coeff)
     sigmas = torch.cat([teacher[path], teacher.new_zeros([1])])
-    if verbose:
-        print(f'GITS K={num_steps} coeff={coeff}: teacher indices {path}, cost {total:.4g}')
-    return make_schedule(sigmas, method='gits', solver=solver,
-        settings=dict(coeff=coeff, num_teacher=num_teacher, teacher_rho=teacher_rho, num_warmup=num_warmup,
-                      seed=seed, coarse=coarse, teacher_indices=path, dp_cost=total))
+    if log is not None:
+        log(f'GITS K={num_steps} coeff={coeff}: teacher indices {path}, cost {total:.4g}')
+    return dict(sigmas=sigmas.tolist(), solver=solver, num_teacher_used=num_teacher, teacher_indices=path, dp_cost=total)
 
 #----------------------------------------------------------------------------
 # EDM rho=... with the rho that minimises the RMS error against a reference.
 
 DEFAULT_RHOS = (1.5, 2, 2.5, 3, 3.5, 4, 5, 6, 7, 8, 10, 12)
 
-_references = dict()
+_references = weakref.WeakKeyDictionary()  # net -> {settings: (latents, labels, reference samples)}
 
 #----------------------------------------------------------------------------
 
-def best_rho(net, num_steps, *, solver='heun', rhos=DEFAULT_RHOS, latents=None, ref=None, num_warmup=64,
-             seed=1000000, ref_steps=128, sigma_min=None, sigma_max=None, device='cpu', refine=True):
+def best_rho(net, num_steps, *, solver='heun', rhos=DEFAULT_RHOS, num_warmup=64, seed=0, ref_steps=128, sigma_min=None,
+             sigma_max=None, device='cpu', refine=True):
     """Search rho for the EDM grid with K = `num_steps` by the RMS error against a high-NFE reference from
     warm-up latents. A coarse grid search over `rhos` is followed (refine=True) by a golden-section
     search on the bracket around the best grid value. Returns (rho, {rho: rms})."""
-    from art.sampler import sample # pylint: disable=import-outside-toplevel
     from art.metrics import rms_error # pylint: disable=import-outside-toplevel
-    labels = None
-    if latents is None:
-        latents = warmup_latents(net, num_warmup, seed, device)
-        labels = warmup_labels(net, num_warmup, seed, device)
-    if ref is None:
-        key = (id(net), num_warmup, seed, ref_steps, sigma_min, sigma_max, str(device))
-        if key not in _references:                             # One reference serves every K.
-            _references[key] = reference_samples(net, latents, labels, ref_steps=ref_steps, sigma_min=sigma_min, sigma_max=sigma_max)
-        ref = _references[key]
+    key = (num_warmup, seed, ref_steps, sigma_min, sigma_max, str(device))
+    cache = _references.setdefault(net, dict())
+    if key not in cache:                                       # One reference serves every K.
+        latents, labels = sampler.warmup_latents(net, num_warmup, seed, device)
+        cache[key] = latents, labels, sampler.reference_samples(net, latents, labels, num_steps=ref_steps, sigma_min=sigma_min, sigma_max=sigma_max)
+    latents, labels, ref = cache[key]
     table = dict()
     def err(rho):
         rho = float(rho)
         if rho not in table:
             sigmas = _grid('edm', num_steps, net, sigma_min, sigma_max, rho=rho, device=device)
-            table[rho] = rms_error(_batched(lambda z, c: sample(net, z, sigmas, c, solver=solver), latents, labels, 256), ref)
+            if not torch.isfinite(sigmas).all():
+                table[rho] = float('inf')
+            else:
+                x = sampler.batched(lambda z, c: sampler.sample(net, z, sigmas, c, solver=solver), latents, labels, 256)
+                table[rho] = rms_error(x, ref) if torch.isfinite(x).all() else float('inf')
         return table[rho]
     rhos = sorted(float(r) for r in rhos)
     errs = [err(r) for r in rhos]
@@ -232,11 +198,12 @@ def best_rho(net, num_steps, *, solver='heun', rhos=DEFAULT_RHOS, latents=None, 
 
 #----------------------------------------------------------------------------
 
-def edm_best_rho(net, num_steps, *, solver='heun', device='cpu', verbose=False, **kwargs):
+def edm_best_rho(net, num_steps, *, solver='heun', device='cpu', log=None, **kwargs):
     """Schedule dict of the EDM grid with the best rho (see best_rho)."""
-    from art.schedules import make_schedule # pylint: disable=import-outside-toplevel
     rho, table = best_rho(net, num_steps, solver=solver, device=device, **kwargs)
-    if verbose:
-        print(f'best rho for K={num_steps} ({solver}): {rho:.3f}; RMS by rho: ' + ', '.join(f'{r:g}:{e:.4g}' for r, e in table.items()))
+    if not np.isfinite(table[rho]):
+        raise dnnlib.UserError(f'edm-best-rho: every rho gave non-finite samples for K={num_steps}; check the network')
+    if log is not None:
+        log(f'best rho for K={num_steps} ({solver}): {rho:.3f}; RMS by rho: ' + ', '.join(f'{r:g}:{e:.4g}' for r, e in table.items()))
     sigmas = _grid('edm', num_steps, net, kwargs.get('sigma_min'), kwargs.get('sigma_max'), rho=rho, device=device)
-    return make_schedule(sigmas, method='edm-best-rho', solver=solver, settings=dict(rho=rho, rms_by_rho={str(k): v for k, v in table.items()}))
+    return dict(sigmas=sigmas.tolist(), solver=solver, rho=rho, rms_by_rho={str(k): v for k, v in table.items() if np.isfinite(v)})

@@ -309,12 +309,13 @@ PAPER = RLSettings(time_map='linear', step_cost='left', augmented=0.0, critic_wa
                    init='uniform', q_scale='none', lr=1e-4, lr_critic=None, lr_gamma=1e-4, batch=1, iters=5000)
 
 def train(net, num_steps, settings=DEFAULT, *, solver='euler', sigma_min=None, sigma_max=None, seed=0, device='cpu',
-          checkpoint=None, resume=False, log_path=None, progress=True):
+          checkpoint=None, resume=False, log_path=None, progress=True, **overrides):
     """Run ART-RL (Algorithm 1) for `solver`'s running cost and distil it to a grid (§2.5). Returns a schedule
     dict (`sigmas`, `solver`, `theta_bar`, `time_change`, `settings`). `checkpoint`: file for periodic state
     (resumed when `resume`); `log_path`: JSON-lines log, one object per iteration (a resumed run truncates it
     to the checkpoint's iteration, so no iteration is repeated). The K-step grid is read off the distilled
-    time change, and schedule_grid(result, K) reads off any other K."""
+    time change, and schedule_grid(result, K) reads off any other K. `overrides`: RLSettings fields."""
+    settings = settings.replace(**overrides) if overrides else settings
     (iters, batch, lam, eps, lr, lr_critic, lr_gamma, gamma_init, augmented, critic_warmup, time_map, step_cost, std_cap,
      actor_gain, init, q_scale, q_target, q_backend, hidden, rl_steps, distil_last, distil_batch, checkpoint_every) = (
         getattr(settings, f.name) for f in dataclasses.fields(RLSettings))
@@ -444,6 +445,6 @@ def train(net, num_steps, settings=DEFAULT, *, solver='euler', sigma_min=None, s
         theta_raw = distil(problem, actor, base_theta, distil_batch, torch.Generator().manual_seed(seed + 1))
     sigmas, theta_bar = problem.grid_from_theta(theta_raw, num_steps)
     return dict(sigmas=sigmas.tolist(), solver=solver, theta_bar=theta_bar.tolist(), time_change=problem.time_change(theta_raw),
-        q_scale_c=c, gamma_final=gamma)
+        settings=dict(settings, q_scale_c=c, gamma_final=gamma))
 
 #----------------------------------------------------------------------------

@@ -39,18 +39,18 @@ PAPER_ART_RL = {2: .345, 5: .149, 10: .079, 20: .042, 50: .020, 100: .013}
 def bench_gauss1d(args):
     net = load_network('builtin:gauss1d', verbose=False)
     t0 = time.time()
-    cf = closed_form.fit(net, 18, num_trajectories=512, fine_steps=256, batch=512)
+    cf = closed_form.fit(net, 18, solver='euler', num_trajectories=512, fine_steps=256, batch=512)
     t_cf = time.time() - t0
     t0 = time.time()
     sched = rl.train(net, 10, rl_steps=10, q_backend='fd', progress=False, seed=args.seeds[0],
-        **dict(rl.PAPER, iters=1500, batch=64, lr=1e-3, lr_gamma=0.03))
+        settings=rl.PAPER.replace(iters=1500, batch=64, lr=1e-3, lr_gamma=0.03))
     t_rl = time.time() - t0
-    prof = cf['q_profile']
+    prof = cf['profile']
     print(f'gauss1d: closed form {t_cf:.1f} s, ART-RL (10-step clock, 1500 it, B=64) {t_rl:.1f} s', flush=True)
     print('   K   ART-RL   closed   uniform  paper-ART-RL')
     for K, ref in PAPER_ART_RL.items():
         w_rl = w2_gauss_euler(rl.schedule_grid(sched, K))
-        w_cf = w2_gauss_euler(closed_form.nodes_from_profile(prof['sigma'], prof['qbar'], K, 0.002, 3.0)[0])
+        w_cf = w2_gauss_euler(closed_form.nodes(prof['sigma'], prof['rbar'], K, 2)[0])
         print(f'{K:4d}  {w_rl:.4f}   {w_cf:.4f}   {w2_gauss_euler(np.linspace(3, 0, K + 1)):.4f}   {ref:.3f}')
 
 #----------------------------------------------------------------------------
@@ -69,7 +69,7 @@ def bench_image(name, args, cases):
     labels = torch.eye(net.label_dim)[torch.randint(net.label_dim, [N], generator=g)] if net.label_dim else None
 
     t0 = time.time()
-    cf18 = closed_form.fit(net, 18, num_trajectories=args.cf_trajectories, fine_steps=args.cf_fine, batch=args.cf_trajectories)
+    cf18 = closed_form.fit(net, 18, solver='euler', num_trajectories=args.cf_trajectories, fine_steps=args.cf_fine, batch=args.cf_trajectories)
     t_cf = time.time() - t0
     prof = cf18['q_profile']
     print(f'{name}: closed form K=18 ({args.cf_trajectories} trajectories, {args.cf_fine} fine steps): {t_cf:.1f} s', flush=True)
@@ -79,7 +79,7 @@ def bench_image(name, args, cases):
     lo, hi = cf18['settings']['sigma_min'], cf18['settings']['sigma_max']
     err = lambda sigmas, solver: rms_error(sampler.sample(net, latents, torch.as_tensor(sigmas), labels, solver=solver), ref)
     e_edm = {c: err(schedules.get_sigmas('edm', c[1], sigma_min=lo, sigma_max=hi), c[0]) for c in cases}
-    e_cf = {c: err(closed_form.nodes_from_profile(prof['sigma'], prof['qbar'], c[1], lo, hi)[0], c[0]) for c in cases}
+    e_cf = {c: err(closed_form.nodes(prof['sigma'], prof['rbar'], c[1], 2)[0], c[0]) for c in cases}
 
     settings = dict(RL_SETTINGS[name])
     settings.update({k: v for k, v in dict(iters=args.rl_iters, batch=args.rl_batch, lr=args.rl_lr, lr_gamma=args.rl_lr_gamma).items() if v is not None})

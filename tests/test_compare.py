@@ -1,7 +1,7 @@
 # ART-EDM: learned time grids for EDM-style diffusion samplers.
 # Copyright (c) 2026 The ART-EDM authors. Released under the MIT License (see LICENSE).
 
-"""Tests for compare.py / art.compare_lib (issue 6): NFE -> K, schedule entries, the outputs on an
+"""Tests for compare.py / art.comparison: NFE -> K, schedule entries, the outputs on an
 analytic network with RMS errors checked against a numpy re-derivation of the solvers' linear map,
 resuming after SIGKILL (byte-identical results.json), settings mismatch, and torchrun on CPU."""
 
@@ -18,7 +18,7 @@ import torch
 from click.testing import CliRunner
 
 import dnnlib
-from art import compare_lib
+from art import comparison as compare_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -25,9 +25,9 @@ def test_gauss1d_matches_paper_row(tmp_path):
     """One ART-RL run on a 10-step clock (paper init theta = 1, raw |Q|, B = 64); the K-step grids are
     read off the learned time change psi(t). Exact W2 <= paper's ART-RL row + 0.005 at every K."""
     net = load_builtin('gauss1d')
-    settings = dict(rl.PAPER, iters=1500, batch=64, lr=1e-3, lr_gamma=0.03)  # the paper's Algorithm 1, more trajectories
-    sched = rl.train(net, 10, rl_steps=10, q_backend='fd', distil_batch=64, seed=0, progress=False,
-        log_path=str(tmp_path / 'log.jsonl'), **settings)
+    settings = rl.PAPER.replace(iters=1500, batch=64, lr=1e-3, lr_gamma=0.03)  # the paper's Algorithm 1, more trajectories
+    sched = rl.train(net, 10, settings, rl_steps=10, q_backend='fd', distil_batch=64, seed=0, progress=False,
+        log_path=str(tmp_path / 'log.jsonl'))
     w2 = {K: w2_gauss_euler(rl.schedule_grid(sched, K)) for K in PAPER_ART_RL}
     print('ART-RL W2:', {K: round(v, 4) for K, v in w2.items()})
     for K, ref in PAPER_ART_RL.items():
@@ -161,7 +161,7 @@ def test_gmm_digits_short_run_beats_edm():
     from art.metrics import rms_error
     net = load_builtin('gmm-digits')
     sched = rl.train(net, 18, iters=400, batch=32, lr=3e-4, lr_critic=3e-3, lr_gamma=0.1, critic_warmup=100, distil_batch=8, progress=False)
-    cf = closed_form.fit(net, 18)['q_profile']
+    cf = closed_form.fit(net, 18, solver='euler')['profile']
     g = torch.Generator().manual_seed(123)
     latents = torch.randn([64, 1, 8, 8], generator=g, dtype=torch.float64)
     labels = torch.eye(10)[torch.randint(10, [64], generator=g)]
@@ -170,6 +170,6 @@ def test_gmm_digits_short_run_beats_edm():
     for solver, K, bound in [('heun', 5, 0.5), ('heun', 7, 0.5), ('euler', 18, 0.8)]:
         e_edm = err(schedules.get_sigmas('edm', K, sigma_min=0.002, sigma_max=80.0), solver)
         e_rl = err(rl.schedule_grid(sched, K), solver)
-        e_cf = err(closed_form.nodes_from_profile(cf['sigma'], cf['qbar'], K, 0.002, 80.0)[0], solver)
+        e_cf = err(closed_form.nodes(cf['sigma'], cf['rbar'], K, 2)[0], solver)
         print(solver, K, 'RL/EDM', round(e_rl / e_edm, 3), 'RL/closed form', round(e_rl / e_cf, 3))
         assert e_rl < bound * e_edm and e_rl < 1.25 * e_cf, (solver, K, e_rl / e_edm, e_rl / e_cf)

@@ -1,7 +1,7 @@
 # ART-EDM: learned time grids for EDM-style diffusion samplers.
 # Copyright (c) 2026 The ART-EDM authors. Released under the MIT License (see LICENSE).
 
-"""Metric-vs-NFE comparison of time grids: the machinery behind `compare.py`.
+"""Metric-vs-NFE comparison of time grids: the engine behind `compare.py`.
 
 Reproduces the layout of the paper's tables (docs/art-paper.md §3.2-3.5: rows = schedules, columns =
 NFE, one table per solver) for any network with EDM's interface. Per cell (schedule, solver, NFE,
@@ -14,9 +14,10 @@ seed set) it draws N samples from fixed seeds with EDM's per-seed RNG and draw o
       detector, FD-<name> for stand-ins; art.detectors, art.metrics).
 
 NFE -> number of steps K follows art.sampler.count_nfe (Heun: NFE = 2K-1, Euler: NFE = K; art-paper
-§2.7); impossible combinations are skipped with a note. "Learn on the fly" entries (art-rl,
-closed-form) call the ART library once per K (or once at a fixed K, then log-linear resampling,
-art-paper §2.6) and cache the schedule JSON in the output folder.
+§2.7); impossible combinations are skipped with a note. "Learn on the fly" entries are methods of the
+one registry (art.methods), learned once per K and solver they learn for (or once at a fixed K, the
+other K read off the result, art-paper §2.6) and cached as schedule JSON in the output folder; the
+methods keep their profiles per network, so several K cost one profile.
 
 Nothing is lost: results.json is rewritten atomically after every cell, and a rerun skips the cells
 it already holds. results.json holds only deterministic values (seeds are fixed), so a run that was
@@ -24,9 +25,9 @@ killed and resumed ends with the same file as an uninterrupted one; wall-clock t
 separate timings.json."""
 
 import dataclasses
-import functools
 import hashlib
 import json
+import math
 import os
 import re
 import time
@@ -35,26 +36,16 @@ import numpy as np
 import torch
 
 import dnnlib
+from art import methods
 from torch_utils import distributed as dist
+from torch_utils.misc import write_atomic
 
 FORMAT = 'art-compare/1'
 
 #----------------------------------------------------------------------------
-# Small helpers: atomic writes, range lists.
-
-def write_atomic(path, data, mode='w'):
-    """Write `data` (str or bytes) to `path` via a temporary file and os.replace."""
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, mode) as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-#----------------------------------------------------------------------------
 
 def write_json_atomic(path, obj):
-    write_atomic(path, json.dumps(obj, indent=1, sort_keys=True) + '\n')
+    write_atomic(path, json.dumps(obj, indent=1, sort_keys=True, allow_nan=False) + '\n')
 
 #----------------------------------------------------------------------------
 
@@ -69,70 +60,15 @@ def nfe_to_steps(solver, nfe, max_steps=100000):
 #----------------------------------------------------------------------------
 # Schedule entries: [LABEL=]NAME[@K][:key=val[:key=val...]] or [LABEL=]PATH.json (commas separate entries)
 
-_learners = dict()  # name -> fn(net, num_steps, *, solver, seed, device, **kwargs) -> schedule dict
-_solver_blind = set() # learners whose result does not depend on the solver (learned once for all)
-
-#----------------------------------------------------------------------------
-
-def register_learner(name, uses_solver=True):
-    """Decorator: register a "learn on the fly" schedule method under `name` (used by compare.py).
-    `uses_solver=False`: the result ignores `solver` (e.g. ART's Euler surrogate), so one grid per K
-    serves every solver."""
-    def decorator(fn):
-        _learners[name] = fn
-        (_solver_blind.discard if uses_solver else _solver_blind.add)(name)
-        return fn
-    return decorator
-
-#----------------------------------------------------------------------------
-
-def list_learners():
-    return sorted(_learners)
-
-#----------------------------------------------------------------------------
-
-@register_learner('art-rl', uses_solver=False) # always trained with Euler rollouts (art-paper §2.7)
-def _learn_art_rl(net, num_steps, *, solver, seed, device, **kwargs):
-    from art import rl
-    return rl.train(net, num_steps=num_steps, seed=seed, device=device, **_edm_range(net, kwargs))
-
-#----------------------------------------------------------------------------
-
-@register_learner('closed-form', uses_solver=False)
-def _learn_closed_form(net, num_steps, *, solver, seed, device, **kwargs):
-    from art import closed_form
-    return closed_form.fit(net, num_steps=num_steps, seed=seed, device=device, **_edm_range(net, kwargs))
-
-#----------------------------------------------------------------------------
-
-def _edm_range(net, kwargs):
-    """Learn on the noise range of the baseline grids (art.schedules.sigma_range: EDM's [0.002, 80]
-    clamped to the network) unless the entry sets sigma_min/sigma_max, so that every row of a table
-    spans the same range, also for networks that declare none (sigma_min = 0, sigma_max = inf)."""
-    from art.schedules import sigma_range
-    lo, hi = sigma_range('edm', net, kwargs.get('sigma_min'), kwargs.get('sigma_max'))
-    return dict(kwargs, sigma_min=lo, sigma_max=hi)
-
-#----------------------------------------------------------------------------
-# Solver-aware / quality-aware methods and peers (art.quality; docs/results-schedules.md).
-
-def _learn_quality(method, net, num_steps, *, solver, seed, device, **kwargs):
-    from art import quality
-    return quality.learn(method, net, num_steps, solver=solver, seed=seed, device=device, **kwargs)
-
-for _name in ('art-heun', 'art-heun-D', 'art-heun-w', 'art-heun-tuned', 'gits', 'edm-best-rho'): # art.quality.METHODS
-    register_learner(_name)(functools.partial(_learn_quality, _name))
-
-#----------------------------------------------------------------------------
-
 @dataclasses.dataclass
 class ScheduleEntry:
     label: str              # row name in the tables
     spec: str               # the text the user gave
     kind: str               # 'grid' (art.schedules name), 'file' (schedule JSON, '{K}' = per K) or 'learn'
-    name: str               # grid name, file path or learner name
-    fixed_steps: int = None # learners only: learn once at this K, resample for the others
-    kwargs: dict = None     # grid kwargs (e.g. rho) or learner kwargs
+    name: str               # grid name, file path or method name (art.methods)
+    fixed_steps: int = None # methods only: learn once at this K, read the others off the result
+    kwargs: dict = None     # grid kwargs (e.g. rho) or the method's options (art.methods.parse_spec)
+    method_spec: str = None # methods only: NAME[:key=val...] as art.methods.learn takes it
 
 #----------------------------------------------------------------------------
 
@@ -164,18 +100,29 @@ def parse_schedule_entry(text):
     if not m:
         raise dnnlib.UserError(f'Cannot parse schedule "{text}"; use NAME, NAME@K, NAME:key=val:key=val or a .json file')
     name, fixed, opts = m.group(1), m.group(2), m.group(3)
+    if name in methods.METHODS:
+        method_spec = name + (f':{opts}' if opts else '')
+        _name, kwargs = methods.parse_spec(method_spec)
+        if fixed is not None and int(fixed) < 1:
+            raise dnnlib.UserError(f'"@{fixed}" in schedule "{text}": learn at K >= 1')
+        label = label or name + (f'@{fixed}' if fixed else '') + (f':{opts}' if opts else '')
+        return ScheduleEntry(label=label, spec=text, kind='learn', name=name, fixed_steps=int(fixed) if fixed else None,
+                             kwargs=kwargs, method_spec=method_spec)
+    if fixed is not None:
+        raise dnnlib.UserError(f'"@K" only applies to learned schedules ({", ".join(methods.METHODS)}), not to "{name}"')
+    from art.schedules import SCHEDULES
+    if name not in SCHEDULES:
+        raise dnnlib.UserError(f'Unknown schedule "{name}"; use a grid ({", ".join(SCHEDULES)}), a method ({", ".join(methods.METHODS)}) or a .json file')
     kwargs = dict()
     for item in (opts.split(':') if opts else []):
         if '=' not in item:
             raise dnnlib.UserError(f'Cannot parse option "{item}" of schedule "{text}"; use key=value')
         k, v = item.split('=', 1)
+        if k.strip() not in ('rho', 'sigma_min', 'sigma_max'):
+            raise dnnlib.UserError(f'Grid "{name}" has no option "{k.strip()}"; its options: rho, sigma_min, sigma_max')
         kwargs[k.strip()] = _parse_value(v.strip())
-    kind = 'learn' if name in _learners else 'grid'
-    if fixed is not None and kind != 'learn':
-        raise dnnlib.UserError(f'"@K" only applies to learned schedules ({", ".join(list_learners())}), not to "{name}"')
-    if label is None:
-        label = name + (f'@{fixed}' if fixed else '') + ''.join(f':{k}={v}' for k, v in kwargs.items())
-    return ScheduleEntry(label=label, spec=text, kind=kind, name=name, fixed_steps=int(fixed) if fixed else None, kwargs=kwargs)
+    label = label or name + ''.join(f':{k}={v}' for k, v in kwargs.items())
+    return ScheduleEntry(label=label, spec=text, kind='grid', name=name, kwargs=kwargs)
 
 #----------------------------------------------------------------------------
 # Seeds and batches (EDM's split: chunks r, r+W, ... go to rank r; docs/edm-spec.md §2.2).
@@ -197,12 +144,8 @@ def rank_batches(seeds, max_batch_size, rank=None, world_size=None):
 # Sampling one batch with EDM's draw order: latents, then labels, then the sampler's draws.
 
 def generate_batch(net, batch_seeds, sigmas, solver, device):
-    from art.sampler import StackedRandomGenerator, sample
-    rnd = StackedRandomGenerator(device, batch_seeds)
-    latents = rnd.randn([len(batch_seeds), net.img_channels, net.img_resolution, net.img_resolution], device=device)
-    class_labels = None
-    if net.label_dim:
-        class_labels = torch.eye(net.label_dim, device=device)[rnd.randint(net.label_dim, size=[len(batch_seeds)], device=device)]
+    from art.sampler import edm_latents, sample
+    latents, class_labels, rnd = edm_latents(net, batch_seeds, device)
     return sample(net, latents, sigmas.to(device), class_labels, solver=solver, randn_like=rnd.randn_like)
 
 #----------------------------------------------------------------------------
@@ -325,8 +268,8 @@ class Comparison:
                 raise dnnlib.UserError(f'Schedule file "{path}" (from "{entry.spec}") not found; learn it with train_art.py --steps={K}')
             return get_sigmas(path, K, net=self.net)
         learn_K = entry.fixed_steps or K
-        tag = '' if entry.name in _solver_blind else f'-{solver}'
-        path = os.path.join(self.outdir, 'schedules', f'{_safe(entry.label)}{tag}-K{learn_K}.json')
+        learn_for = methods.METHODS[entry.name].learns_for(entry.kwargs.get('solver') or solver)
+        path = os.path.join(self.outdir, 'schedules', f'{_safe(entry.label)}-{learn_for}-K{learn_K}.json')
         if not os.path.isfile(path):
             if dist.get_rank() == 0:
                 self._learn(entry, learn_K, solver, path)
@@ -340,8 +283,11 @@ class Comparison:
         from art.schedules import save_schedule
         self._print(f'Learning schedule "{entry.label}" for K={K} ({solver})...')
         t0 = time.time()
-        sched = _learners[entry.name](self.net, K, solver=solver, seed=self.learn_seed, device=self.device, **entry.kwargs)
-        save_schedule(path, **dict(sched, compare_spec=entry.spec)) # atomic
+        sched = methods.learn(entry.method_spec, self.net, K, solver=solver, seed=self.learn_seed, device=self.device,
+            log=self._print, network=self.settings['network'])
+        sigmas = sched.pop('sigmas')
+        save_schedule(path, sigmas, **{k: v for k, v in sched.items() if k not in ('format', 'num_steps', 'sigma_min', 'sigma_max')},
+                      compare_spec=entry.spec) # atomic
         self.timings[f'learn|{entry.label}|{solver}|{K}'] = time.time() - t0
         self._print(f'  done in {time.time() - t0:.1f} s -> "{path}"')
 
@@ -364,9 +310,8 @@ class Comparison:
         out = [generate_batch(self.net, b, sigmas, s['ref_solver'], self.device).to(torch.float32).cpu()
                for b in tqdm.tqdm(batches, unit='batch', leave=False, disable=not self.verbose or dist.get_rank() != 0)]
         ref = torch.cat(out) if out else torch.zeros([0])
-        tmp = f'{path}.tmp{os.getpid()}'
-        torch.save(ref, tmp)
-        os.replace(tmp, path)
+        from torch_utils.misc import save_atomic
+        save_atomic(path, lambda tmp: torch.save(ref, tmp))
         self.timings[f'reference|{set_idx}|rank{dist.get_rank()}'] = time.time() - t0
         return ref
 
@@ -436,6 +381,9 @@ class Comparison:
             sigmas = self.sigmas_for(entry, K, solver)
             batches = (generate_batch(self.net, b, sigmas, solver, self.device) for b in rank_batches(self.seed_sets[j], self.batch))
             m = self.measure(batches, refs[j])
+            bad = [k for k, v in m.items() if not math.isfinite(v)]
+            if bad:
+                raise dnnlib.UserError(f'Non-finite {", ".join(bad)} for {entry.label} ({solver}, NFE {nfe}); nothing was written for this cell')
             key = self.cell_key(entry.label, solver, nfe, j)
             self.results['cells'][key] = dict(schedule=entry.label, spec=entry.spec, solver=solver, nfe=nfe,
                 num_steps=K, seed_set=j, num_samples=len(self.seed_sets[j]),
@@ -550,9 +498,8 @@ def plot(results, path, row_order=None):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    tmp = f'{path}.tmp{os.getpid()}.png'
-    fig.savefig(tmp, dpi=100)
+    from torch_utils.misc import save_atomic
+    save_atomic(path, lambda tmp: fig.savefig(tmp, dpi=100))
     plt.close(fig)
-    os.replace(tmp, path)
 
 #----------------------------------------------------------------------------

@@ -1,14 +1,15 @@
 # ART-EDM: learned time grids for EDM-style diffusion samplers.
 # Copyright (c) 2026 The ART-EDM authors. Released under the MIT License (see LICENSE).
 
-"""Tests for art.heun_objective: the Heun local-error term R (docs/solver-aware-art.md eq. 7-8),
+"""Tests for art.objective's Heun local-error term R (docs/solver-aware-art.md eq. 7-8),
 its estimators, the time-only closed form (eq. 15-16) and the running costs."""
 
 import numpy as np
 import pytest
 import torch
 
-from art import heun_objective as ho
+from art import objective as ho
+from art import closed_form
 from gauss_net import Gauss
 
 #----------------------------------------------------------------------------
@@ -103,7 +104,7 @@ def test_closed_form_nodes_power_law():
     # rbar = sigma^a: u = int sigma^(a/p) dsigma ~ sigma^(a/p+1), so nodes are equally spaced in sigma^(a/p+1).
     sf = np.exp(np.linspace(np.log(0.01), np.log(10), 4001))
     for a, p in [(3.0, 3), (-1.0, 2), (0.0, 3)]:
-        nodes = ho.closed_form_nodes(sf, sf ** a, 6, p=p)
+        nodes = closed_form.nodes(sf, sf ** a, 6, p, last_node='pinned')[0][:-1]
         e = a / p + 1
         expected = (10 ** e + np.linspace(0, 1, 6) * (0.01 ** e - 10 ** e)) ** (1 / e)
         np.testing.assert_allclose(nodes, expected, rtol=2e-3)
@@ -114,49 +115,56 @@ def test_closed_form_minimises_discrete_surrogate():
     # The closed form should (nearly) beat random perturbations of itself on sum rbar |h|^3.
     sf = np.exp(np.linspace(np.log(0.002), np.log(80), 400))
     rbar = sf ** 1.5 / (0.25 + sf ** 2) ** 3
-    nodes = ho.closed_form_nodes(sf, rbar, 40, p=3)
-    best = ho.surrogate_error(nodes, sf, rbar, p=3)
+    nodes = closed_form.nodes(sf, rbar, 40, 3, last_node='pinned')[0][:-1]
+    best = closed_form.surrogate_error(nodes, sf, rbar, p=3)
     rng = np.random.default_rng(0)
     for _ in range(50):
         pert = nodes.copy()
         pert[1:-1] *= np.exp(0.05 * rng.standard_normal(38))
         pert = np.sort(pert)[::-1]
-        assert ho.surrogate_error(pert, sf, rbar, p=3) > 0.995 * best
+        assert closed_form.surrogate_error(pert, sf, rbar, p=3) > 0.995 * best
     edm = (80 ** (1 / 7) + np.linspace(0, 1, 40) * (0.002 ** (1 / 7) - 80 ** (1 / 7))) ** 7
-    assert ho.surrogate_error(edm, sf, rbar, p=3) > 1.2 * best
+    assert closed_form.surrogate_error(edm, sf, rbar, p=3) > 1.2 * best
 
 #----------------------------------------------------------------------------
 
-def test_running_cost_kinds_gaussian():
+def test_error_densities_gaussian():
     net = Gauss(s=0.5)
     x = torch.randn(4, 1, 2, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     sigma = 0.8
     R = _R_gauss(x, sigma, 0.5).flatten(1).norm(dim=1) / 2
-    heun = ho.running_cost(net, x, sigma, kind='heun', rel_step=0.01)
+    heun = ho.error_density(net, x, sigma, solver='heun', rel_step=0.01)
     np.testing.assert_allclose(heun.numpy(), R.numpy(), rtol=2e-3)
-    heun_D = ho.running_cost(net, x, sigma, kind='heun-D', rel_step=0.01)
-    np.testing.assert_allclose(heun_D.numpy(), (R * 0.25 / (0.25 + sigma ** 2)).numpy(), rtol=3e-3) # J_D = s^2/(s^2+sigma^2)
-    heun_w = ho.running_cost(net, x, sigma, kind='heun-w', beta=2.0, rel_step=0.01)
-    np.testing.assert_allclose(heun_w.numpy(), (R * 0.25 / (0.25 + sigma ** 2)).numpy(), rtol=2e-3)
-    assert ho.cost_power('euler') == 2 and ho.cost_power('heun-D') == 3
+    Q = (x * 0.25 / (0.25 + sigma ** 2) ** 2).flatten(1).norm(dim=1) / 2
+    np.testing.assert_allclose(ho.error_density(net, x, sigma, solver='euler').numpy(), Q.numpy(), rtol=1e-9)
+    w = ho.propagation_weight(net, torch.tensor([sigma], dtype=torch.float64), 2.0)
+    np.testing.assert_allclose(w.numpy(), [0.25 / (0.25 + sigma ** 2)], rtol=1e-12)
+    assert ho.error_power('euler') == 2 and ho.error_power('heun') == 3
+    with pytest.raises(Exception, match='No local-error model'):
+        ho.error_power('nope')
 
 #----------------------------------------------------------------------------
 
 def test_fit_gauss_schedule_is_valid_and_follows_profile():
     net = Gauss(s=0.5)
-    sched = ho.fit(net, 8, kind='heun', num_points=24, num_warmup=8, batch=8)
-    s = np.array(sched['sigmas'])
-    assert len(s) == 9 and s[-1] == 0 and np.all(np.diff(s) < 0)
-    assert abs(s[0] - 80) < 1e-9 and abs(s[-2] - 0.002) < 1e-9
-    assert sched['method'] == 'art-heun'
+    for last_node in ('pinned', 'learned'):
+        sched = closed_form.fit(net, 8, solver='heun', last_node=last_node, num_trajectories=8, fine_steps=24, batch=8)
+        s = np.array(sched['sigmas'])
+        assert len(s) == 9 and s[-1] == 0 and np.all(np.diff(s) < 0) and abs(s[0] - 80) < 1e-9
+        if last_node == 'pinned':
+            assert abs(s[-2] - 0.002) < 1e-9 and sched['time_change'] is None
+        else:  # learned: the last non-zero node sits well above sigma_min, and the time change gives the same grid
+            from art import schedules
+            assert s[-2] > 0.01
+            np.testing.assert_allclose(schedules.time_change_grid(sched['time_change'], 8)[0], s, rtol=1e-12)
 
 #----------------------------------------------------------------------------
 
 def test_rl_running_cost_is_pluggable():
-    # art.rl with running_cost='heun': the per-step cost is |R|/sqrt(d) (eq. 8) with power 3.
+    # art.rl with solver='heun': the per-step cost is |R|/sqrt(d) (eq. 8) with power 3.
     from art import rl
     net = Gauss(s=1.0)
-    problem = rl.ARTProblem(net, 4, sigma_min=0.002, sigma_max=3.0, running_cost='heun')
+    problem = rl.ARTProblem(net, 4, sigma_min=0.002, sigma_max=3.0, solver='heun')
     assert problem.power == 3 and rl.ARTProblem(net, 4, sigma_min=0.002, sigma_max=3.0).power == 2
     x = torch.tensor([0.5, -2.0], dtype=torch.float64).reshape(2, 1, 1, 1)
     psi = torch.tensor([1.0, 2.2], dtype=torch.float64)
