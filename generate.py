@@ -35,8 +35,9 @@ def _seed_list(ctx, param, value):
     try:
         seeds = parse_int_list(value, max_count=MAX_SEEDS)
     except ValueError as e:
-        detail = f'it has {e}' if 'more than' in str(e) else 'expected a list such as 1,2,5-10'
-        raise click.ClickException(f'--seeds="{value}" is not a valid seed list ({detail}; at most {MAX_SEEDS:,} seeds)') from None
+        if 'more than' in str(e):
+            raise click.ClickException(f'--seeds="{value}" gives more than {MAX_SEEDS:,} seeds, the limit per run; split the seeds over several runs') from None
+        raise click.ClickException(f'--seeds="{value}" is not a valid seed list; expected e.g. 1,2,5-10') from None
     if not seeds:
         raise click.ClickException(f'--seeds="{value}" gives no seeds; pass e.g. --seeds=0-63 (a range a-b needs a <= b)')
     return seeds
