@@ -282,3 +282,21 @@ def test_non_finite_guard_ablation_sampler():
     assert torch.isfinite(x).all()
 
 #----------------------------------------------------------------------------
+# generate.py's plan: the new solvers go through sample(), never the ablation sampler.
+
+@pytest.mark.parametrize('solver', ['dpmpp-2m', 'ipndm', 'rk4'])
+def test_generate_plan_new_solvers(solver):
+    import generate # pylint: disable=import-outside-toplevel
+    net = load_network('builtin:gauss1d')
+    common = dict(grid='edm', grid_given=True, num_steps=5, sigma_min=None, sigma_max=None, rho=7, solver=solver,
+        S_churn=0, S_min=0, S_max=float('inf'), S_noise=1, device='cpu')
+    run, nfe = generate.make_plan(net, sigma_schedule=None, scaling=None, **common)
+    z = torch.randn(3, 1, 1, 1, generator=torch.Generator().manual_seed(5))
+    assert nfe == SPEC_NFE[solver](5)['euler']
+    assert torch.equal(run(z, None, torch.randn_like), sampler.sample(net, z, get_sigmas('edm', 5, net=net), solver=solver))
+    _run, nfe = generate.make_plan(net, sigma_schedule=None, scaling=None, final_step='none', afs=True, **common)
+    assert nfe == SPEC_NFE[solver](5)['none'] - 1
+    with pytest.raises(dnnlib.UserError):
+        generate.make_plan(net, sigma_schedule='vp', scaling=None, **common)
+
+#----------------------------------------------------------------------------
