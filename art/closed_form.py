@@ -156,7 +156,7 @@ def fit(net, num_steps, *, solver='euler', last_node='learned', beta=0.0, num_tr
 
 _rewards = weakref.WeakKeyDictionary()  # net -> {settings: reward function}
 
-def terminal_reward(net, *, seed=0, device='cpu', detector=None, num_reward=64, ref_steps=64, batch=64, trust=False):
+def terminal_reward(net, *, seed=0, device='cpu', detector=None, num_reward=64, ref_steps=64, batch=64):
     """reward(sigmas, solver) -> mean per-sample distance (lower is better) of samples on `sigmas` to the Heun
     reference on EDM's grid from the same latents (warm-up seeds disjoint from the profile's), in the feature
     space of `detector` (an art.detectors spec) or in pixels (RMS) when detector is None. Cached per network."""
@@ -170,7 +170,7 @@ def terminal_reward(net, *, seed=0, device='cpu', detector=None, num_reward=64, 
     feat = None
     if detector is not None:
         from art.detectors import load_detector # pylint: disable=import-outside-toplevel
-        det, _label = load_detector(detector, device)
+        det, _label = load_detector(detector, device)  # built-in stand-ins only: a pickled detector is refused
         def feat(x):
             img = (x * 127.5 + 128).clip(0, 255).to(torch.uint8)
             return det(img.repeat(1, 3, 1, 1) if img.shape[1] == 1 else img, return_features=True).to(torch.float64)

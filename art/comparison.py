@@ -203,7 +203,7 @@ class Comparison:
             from art.detectors import load_detector
             self._print(f'Loading detector "{detector}" and reference statistics "{ref}"...')
             from art.metrics import load_ref
-            self.detector, self.fd_label = load_detector(detector, self.device, verbose=verbose)
+            self.detector, self.fd_label = load_detector(detector, self.device, verbose=verbose, trust=trust_pickle)
             ref_stats = load_ref(ref, label=self.fd_label, verbose=verbose)
             self.ref_mu, self.ref_sigma = ref_stats['mu'], ref_stats['sigma']
         self.settings['fd_label'] = self.fd_label

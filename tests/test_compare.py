@@ -162,8 +162,7 @@ def test_compare_fd_matches_own_statistics(tmp_path):
     from art.sampler import StackedRandomGenerator, sample
     from art.schedules import get_sigmas
     from art.builtin import load_network
-    if not os.path.isfile(LENET_WEIGHTS):
-        pytest.skip('art/assets/lenet-mnist.pt not committed yet')
+    assert os.path.isfile(LENET_WEIGHTS), 'art/assets/lenet-mnist.pt is missing'
     pytest.importorskip('sklearn')
     net = load_network('builtin:gmm-digits')
     detector, label = load_detector('lenet-mnist')
@@ -210,7 +209,7 @@ def test_cell_samples_match_generate_py(tmp_path):
 
 def _cmd(outdir):
     return [sys.executable, os.path.join(REPO, 'compare.py'), '--network=builtin:gauss1d',
-            '--schedules=edm,uniform,art=art-rl:iters=10:batch=4:distil_batch=16,closed-form:num_trajectories=16:fine_steps=32',
+            '--schedules=edm,uniform,art=art-rl:solver=euler:iters=10:batch=4:distil_batch=16,closed-form:trajectories=16:fine_steps=32',
             '--solvers=euler,heun', '--nfe=3,5,9', '--samples=200',
             '--ref-steps=64', '--batch=50', '--device=cpu', f'--outdir={outdir}']
 
@@ -243,9 +242,12 @@ def test_compare_resume_after_sigkill(tmp_path):
     a, b = json.loads((killed / 'results.json').read_text()), json.loads((full / 'results.json').read_text())
     assert len(a['cells']) == total
     assert a == b, [k for k in b['cells'] if a['cells'].get(k) != b['cells'][k]]
-    # Learned on the fly, once per K for both solvers (ART's surrogate is Euler's): K = 2, 3, 5, 9.
+    # Learned on the fly: art-rl:solver=euler once per K for both solvers (K = 2, 3, 5, 9); the closed form per
+    # solver it is sampled with (euler K = 3, 5, 9; heun K = 2, 3, 5).
     learned = sorted(p.name for p in (killed / 'schedules').glob('*.json'))
-    assert learned == sorted([f'art-K{K}.json' for K in (2, 3, 5, 9)] + [f'closed-form_num_trajectories=16_fine_steps=32-K{K}.json' for K in (2, 3, 5, 9)])
+    cf = 'closed-form_trajectories=16_fine_steps=32'
+    assert learned == sorted([f'art-euler-K{K}.json' for K in (2, 3, 5, 9)] + [f'{cf}-euler-K{K}.json' for K in (3, 5, 9)]
+                             + [f'{cf}-heun-K{K}.json' for K in (2, 3, 5)])
     cells = a['cells']
     assert cells['art|euler|3|0']['sigmas'] == cells['art|heun|5|0']['sigmas'] # both K = 3
     assert (killed / 'results.md').read_text() == (full / 'results.md').read_text()

@@ -357,7 +357,7 @@ def test_snapshot_in_train_art(tiny_run, tmp_path):
     import train_art
     out = tmp_path / 'grid.json'
     res = CliRunner().invoke(train_art.main, [f'--network={tiny_run["run_dir"] / "network-snapshot-000002.pkl"}', '--steps=3',
-        '--method=closed-form', '--trajectories=4', f'--out={out}', '--device=cpu'], catch_exceptions=True)
+        '--method=closed-form:trajectories=4:fine_steps=16', f'--out={out}', '--device=cpu'], catch_exceptions=True)
     assert res.exit_code == 0, (res.output, res.exception)
     sigmas = json.loads(out.read_text())['sigmas']
     assert len(sigmas) == 4 and sigmas[-1] == 0 and all(a > b for a, b in zip(sigmas, sigmas[1:]))

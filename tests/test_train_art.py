@@ -19,19 +19,21 @@ def _run(args):
 
 def test_closed_form_cli(tmp_path):
     out = tmp_path / 'cf.json'
-    r = _run(['--network=builtin:gauss1d', '--method=closed-form', '--steps=5', '--trajectories=32', f'--out={out}', '--device=cpu'])
+    r = _run(['--network=builtin:gauss1d', '--method=closed-form:trajectories=32', '--solver=euler', '--steps=5', f'--out={out}', '--device=cpu'])
     assert r.exit_code == 0, r.output
     data = schedules.load_schedule(str(out))
-    assert data['method'] == 'closed-form' and data['num_steps'] == 5 and data['sigmas'][0] == 3.0
+    assert data['method'] == 'closed-form' and data['solver'] == 'euler' and data['num_steps'] == 5 and data['sigmas'][0] == 3.0
+    assert data['settings']['trajectories'] == 32 and data['settings']['last_node'] == 'learned'
     assert os.path.getsize(tmp_path / 'cf.png') > 1000
-    # Sampling helpers accept the file directly.
-    sig = schedules.get_sigmas(str(out), 5)
-    np.testing.assert_allclose(sig.numpy(), data['sigmas'])
+    # Sampling helpers accept the file directly, and read other K off its time change.
+    np.testing.assert_allclose(schedules.get_sigmas(str(out), 5).numpy(), data['sigmas'])
+    assert len(schedules.get_sigmas(str(out), 9)) == 10
 
 def test_rl_cli_and_resume(tmp_path):
     out = tmp_path / 'rl.json'
-    args = ['--network=builtin:gauss1d', '--method=rl', '--steps=4', '--batch=4', '--q-backend=fd', f'--out={out}', '--device=cpu']
-    r = _run(args + ['--iters=4'])
+    spec = '--method=art-rl:batch=4:q_backend=fd:iters='
+    args = ['--network=builtin:gauss1d', '--solver=euler', '--steps=4', f'--out={out}', '--device=cpu']
+    r = _run(args + [spec + '4'])
     assert r.exit_code == 0, r.output
     data = schedules.load_schedule(str(out))
     assert data['method'] == 'art-rl' and data['solver'] == 'euler' and data['settings']['iters'] == 4
@@ -39,26 +41,39 @@ def test_rl_cli_and_resume(tmp_path):
     log = [json.loads(line) for line in open(str(out) + '.log.jsonl')]
     assert [rec['iter'] for rec in log] == [0, 1, 2, 3]
     assert os.path.isfile(str(out) + '.ckpt.pt') and os.path.isfile(tmp_path / 'rl.png')
-    r = _run(args + ['--iters=6', '--resume'])
+    r = _run(args + [spec + '6', '--resume'])
     assert r.exit_code == 0, r.output
     assert [json.loads(line)['iter'] for line in open(str(out) + '.log.jsonl')] == list(range(6))
 
-def test_rl_cli_presets_and_flags(tmp_path):
-    """--preset=paper gives the paper's Algorithm 1 settings (art.rl.PAPER); flags given explicitly win."""
+def test_paper_preset_and_method_options(tmp_path):
+    """--preset=paper is art-rl-paper (Algorithm 1 as published, art.rl.PAPER) for the Euler surrogate; spec options win."""
     from art import rl
-    base = ['--network=builtin:gauss1d', '--method=rl', '--steps=3', '--q-backend=fd', '--iters=2', '--device=cpu']
-    r = _run(base + ['--preset=paper', f'--out={tmp_path}/p.json'])
+    base = ['--network=builtin:gauss1d', '--steps=3', '--device=cpu']
+    r = _run(base + ['--preset=paper', '--method=art-rl-paper:iters=2:q_backend=fd', f'--out={tmp_path}/p.json'])
     assert r.exit_code == 0, r.output
-    st = schedules.load_schedule(f'{tmp_path}/p.json')['settings']
-    assert {k: st[k] for k in rl.PAPER if k != 'iters'} == {k: v for k, v in rl.PAPER.items() if k != 'iters'} and st['iters'] == 2
-    r = _run(base + ['--preset=paper', '--time-map=rho', '--step-cost=simpson', '--augmented=10', '--batch=4', f'--out={tmp_path}/q.json'])
+    data = schedules.load_schedule(f'{tmp_path}/p.json')
+    st = data['settings']
+    paper = {k: v for k, v in vars(rl.PAPER).items() if k not in ('iters', 'q_backend', 'rl_steps')}
+    assert data['method'] == 'art-rl-paper' and data['solver'] == 'euler'
+    assert {k: st[k] for k in paper} == paper and st['iters'] == 2
+    r = _run(base + ['--method=art-rl:iters=2:q_backend=fd:time_map=linear:batch=4', '--solver=euler', f'--out={tmp_path}/q.json'])
     assert r.exit_code == 0, r.output
     st = schedules.load_schedule(f'{tmp_path}/q.json')['settings']
-    assert (st['time_map'], st['step_cost'], st['augmented'], st['batch'], st['lr']) == ('rho', 'simpson', 10.0, 4, rl.PAPER['lr'])
-    r = _run(base + [f'--out={tmp_path}/d.json'])
-    assert r.exit_code == 0, r.output
-    st = schedules.load_schedule(f'{tmp_path}/d.json')['settings']
-    assert (st['time_map'], st['step_cost'], st['batch'], st['augmented']) == ('rho', 'simpson', 64, 100.0)
+    assert (st['time_map'], st['step_cost'], st['batch'], st['augmented']) == ('linear', 'simpson', 4, 100.0)
+
+def test_spec_errors_are_one_line(tmp_path):
+    for spec, msg in [('nope', 'Unknown method'), ('closed-form:bogus=1', 'has no option "bogus"'),
+                      ('art-rl:iters=-5', 'iters >= 0'), ('gits:coeff=x', 'not a valid float')]:
+        r = CliRunner().invoke(train_art.main, ['--network=builtin:gauss1d', f'--method={spec}', f'--out={tmp_path}/a.json', '--device=cpu'])
+        assert r.exit_code != 0 and msg in r.output and 'Traceback' not in r.output, (spec, r.output)
+        assert not os.path.exists(tmp_path / 'a.json')
+    r = CliRunner().invoke(train_art.main, ['--network=builtin:gauss1d', '--method=gits', '--solver=rk4', f'--out={tmp_path}/a.json', '--device=cpu'])
+    assert r.exit_code != 0 and 'cannot learn a grid for solver "rk4"' in r.output
+
+def test_help_is_short():
+    r = CliRunner().invoke(train_art.main, ['--help'])
+    assert r.exit_code == 0 and r.output.count('\n  --') <= 14
+    assert all(name in r.output for name in ('closed-form', 'art-rl', 'art-rl-paper', 'gits', 'edm-best-rho'))
 
 def test_user_errors(tmp_path):
     r = CliRunner().invoke(train_art.main, ['--network=builtin:nope', f'--out={tmp_path}/a.json', '--device=cpu'])
