@@ -26,12 +26,12 @@ import dnnlib
 from art.schedules import get_sigmas, sigma_range, is_schedule_path, vp_beta_refit, vp_sigma, vp_sigma_deriv, vp_sigma_inv
 
 SOLVERS = ('euler', 'heun', 'dpmpp-2m', 'ipndm', 'rk4')
-SOLVER_ORDER = {'euler': 1, 'heun': 2, 'dpmpp-2m': 2, 'ipndm': 4, 'rk4': 4} # ipndm: its max_order (default 4)
+SOLVER_ORDER = {'euler': 1, 'heun': 2, 'dpmpp-2m': 2, 'ipndm': 4, 'rk4': 4} # ipndm: max_order, on equal steps (2 on varying steps; docs/solvers.md)
 SOLVER_INFO = {
     'euler':    'Euler on dx/dsigma = (x - D)/sigma (= DDIM); order 1, 1 NFE per step',
     'heun':     'Heun, EDM Algorithm 2 (Euler on the step to 0); order 2, 2 NFE per step',
     'dpmpp-2m': 'DPM-Solver++(2M) (Lu et al. 2022): multistep in lambda = -log sigma, data prediction; order 2, 1 NFE per step',
-    'ipndm':    'iPNDM (Zhang & Chen 2023): Adams-Bashforth on d, equal-step coefficients, warm start; order 4, 1 NFE per step',
+    'ipndm':    'iPNDM (Zhang & Chen 2023): Adams-Bashforth on d, equal-step coefficients, warm start; order 4 on equal steps, 1 NFE per step',
     'rk4':      'classical 4th-order Runge-Kutta on dx/dsigma; order 4, 4 NFE per step',
 }
 STAGES = {'euler': 1, 'heun': 2, 'dpmpp-2m': 1, 'ipndm': 1, 'rk4': 4} # network calls per full step
