@@ -67,15 +67,16 @@ def _gmm_digits(device):
     from art.analytic import make_gmm_digits # pylint: disable=import-outside-toplevel
     return make_gmm_digits(device)
 
-@register('mnist-dit', 'pretrained class-conditional DiT for 28x28 MNIST, EDM-preconditioned (needs the shared weights/edm-dit-mnist-11000.npz or $ART_MNIST_DIT)')
+DIT_WEIGHTS = pathlib.Path(__file__).resolve().parent / 'assets' / 'edm-dit-mnist-11000.npz'
+
+@register('mnist-dit', 'pretrained class-conditional DiT for 28x28 MNIST, EDM-preconditioned (MIT, Franfee; see THIRD_PARTY_NOTICES.md); committed weights art/assets/edm-dit-mnist-11000.npz, $ART_MNIST_DIT overrides')
 def _mnist_dit(device):
     from training.dit import load_dit_npz # pylint: disable=import-outside-toplevel
     env = os.environ.get('ART_MNIST_DIT')
-    root = shared_dir()
-    path = pathlib.Path(env) if env else (root / 'weights' / 'edm-dit-mnist-11000.npz' if root is not None else None)
-    if path is None or not path.is_file():
-        where = f'$ART_MNIST_DIT={env} does not exist' if env else 'edm-dit-mnist-11000.npz not found'
-        raise dnnlib.UserError(f'builtin:mnist-dit: {where}; put the file at <shared>/weights/ (<shared> = $ART_SHARED_DIR or ../shared) or set ART_MNIST_DIT=/path/to/edm-dit-mnist-11000.npz')
+    path = pathlib.Path(env) if env else DIT_WEIGHTS
+    if not path.is_file():
+        where = f'$ART_MNIST_DIT={env} does not exist' if env else f'{path} is missing; reinstall the package'
+        raise dnnlib.UserError(f'builtin:mnist-dit: {where} (or set ART_MNIST_DIT=/path/to/edm-dit-mnist-11000.npz)')
     return load_dit_npz(path, device)
 
 @register('mnist', 'small class-conditional EDM model (EDMPrecond + SongUNet, 28x28 MNIST) trained with train.py; committed weights art/assets/mnist-edm.pt')

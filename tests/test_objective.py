@@ -147,7 +147,7 @@ def test_backends_agree_on_random_dit():
     torch.manual_seed(0)
     _assert_dit_backends_agree(dit.DiTPrecond(width=32, num_blocks=1, num_heads=2, head_dim=16).eval().requires_grad_(False))
 
-def test_backends_agree_on_pretrained_dit(shared_root):
+def test_backends_agree_on_pretrained_dit():
     from art.builtin import load_builtin
     _assert_dit_backends_agree(load_builtin('mnist-dit'))
 
