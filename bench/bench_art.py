@@ -125,10 +125,6 @@ def main(networks, **kwargs):
         elif name == 'gmm-digits':
             bench_image(name, args, [('heun', 5), ('heun', 7), ('heun', 10), ('euler', 10), ('euler', 18)])
         elif name == 'mnist-dit':
-            from art.builtin import shared_dir # pylint: disable=import-outside-toplevel
-            if shared_dir() is None:
-                print('mnist-dit: skipped (shared weights folder absent)')
-                continue
             args = dnnlib.EasyDict(args, ref_steps=128)
             bench_image(name, args, [('euler', 10), ('euler', 18), ('heun', 5), ('heun', 7)])
         else:
