@@ -191,8 +191,8 @@ register('art-rl', 'ART-RL actor-critic (Algorithm 1) with this project\'s setti
 register('art-rl-paper', 'ART-RL with the paper\'s published settings (Algorithm 1, App. C) and its Euler surrogate',
          options=_rl_options(rl.PAPER), solvers=('euler',), fixed_solver='euler', resumable=True)(_art_rl(rl.PAPER))
 
-@register('gits', 'GITS (Chen et al. 2024): dynamic programming over a fine teacher grid with the solver\'s one-step cost',
-          options=dict(coeff=1.15, num_teacher=41, teacher_rho=7.0, num_warmup=32), solvers=('euler', 'heun'))
+@register('gits', 'GITS (Chen et al. 2024): dynamic programming over a fine teacher grid with the solver\'s own step cost (multistep: pair-state DP)',
+          options=dict(coeff=1.15, num_teacher=41, teacher_rho=7.0, num_warmup=32), solvers=None)
 def _gits(net, num_steps, *, solver, seed, device, progress, log, coeff, num_teacher, teacher_rho, num_warmup, sigma_min, sigma_max):
     del progress
     return peers.gits(net, num_steps, solver=solver, coeff=coeff, num_teacher=num_teacher, teacher_rho=teacher_rho,
@@ -204,5 +204,17 @@ def _edm_best_rho(net, num_steps, *, solver, seed, device, progress, log, rhos, 
     del progress
     return peers.edm_best_rho(net, num_steps, solver=solver, rhos=rhos, num_warmup=num_warmup, ref_steps=ref_steps, refine=refine,
         seed=seed, sigma_min=sigma_min, sigma_max=sigma_max, device=device, log=log)
+
+#----------------------------------------------------------------------------
+
+@register('ld3', 'LD3 (Tong et al. 2025): the grid learned by Adam through the student solver on its terminal distance to a high-NFE teacher',
+          options=dict(num_train=32, iters=100, lr=0.05, batch=32, ref_steps=64, detector='', last_node='pinned', floor_ratio=0.1),
+          solvers=None)
+def _ld3(net, num_steps, *, solver, seed, device, progress, log, num_train, iters, lr, batch, ref_steps, detector, last_node,
+         floor_ratio, sigma_min, sigma_max):
+    del progress
+    return peers.ld3(net, num_steps, solver=solver, num_train=num_train, iters=iters, lr=lr, batch=batch, ref_steps=ref_steps,
+        detector=detector, last_node=last_node, floor_ratio=floor_ratio, seed=seed, sigma_min=sigma_min, sigma_max=sigma_max,
+        device=device, log=log)
 
 #----------------------------------------------------------------------------

@@ -24,13 +24,13 @@ them. Warm-up latents come from art.sampler.warmup_latents (EDM's per-seed draws
 """
 
 import itertools
+import time
 import weakref
 
 import numpy as np
 import torch
 
 import dnnlib
-from art import objective
 from art import sampler
 from art import schedules
 
@@ -93,43 +93,150 @@ def gits_brute_force(cost, num_nodes, coeff=1.15):
 
 #----------------------------------------------------------------------------
 
+ONE_STEP = ('euler', 'heun', 'rk4')      # GITS cost: one step of the solver from the teacher state
+MULTISTEP = ('dpmpp-2m', 'ipndm')        # GITS cost: one multistep step from the teacher state and history (pair-state DP)
+
+def _denoise(net, x, sigma, class_labels):
+    with torch.no_grad():
+        return net(x, torch.as_tensor(sigma, dtype=torch.float64), class_labels).to(torch.float64)
+
+def _field(net, x, sigma, class_labels):
+    return (x - _denoise(net, x, sigma, class_labels)) / sigma
+
+def _one_step(net, x, d, s_i, s_j, class_labels, solver):
+    """One step of a one-step solver from (x, sigma_i) with direction d = d(x, sigma_i) to sigma_j."""
+    h = s_j - s_i
+    if solver == 'euler':
+        return x + h * d
+    if solver == 'heun':
+        return x + h * (d + _field(net, x + h * d, s_j, class_labels)) / 2
+    k2 = _field(net, x + (h / 2) * d, s_i + h / 2, class_labels)
+    k3 = _field(net, x + (h / 2) * k2, s_i + h / 2, class_labels)
+    k4 = _field(net, x + h * k3, s_j, class_labels)
+    return x + (h / 6) * (d + 2 * k2 + 2 * k3 + k4)
+
+def _per_sample_norm_sum(v):
+    return float(v.flatten(1).norm(dim=1).sum())
+
+def _teacher(net, z, s, labels):
+    """Teacher states x_i (Heun on the nodes, art.sampler.trajectory) and D(x_i; sigma_i), each [N, B, ...]."""
+    xs = sampler.trajectory(net, z, torch.cat([s, s.new_zeros([1])]), labels, solver='heun')[:len(s)]
+    return xs, torch.stack([_denoise(net, xs[i], s[i], labels) for i in range(len(s))])
+
 def gits_cost_matrix(net, latents, teacher_sigmas, class_labels=None, *, coarse='euler', batch=256):
-    """C[i, j] (i < j) = mean_b || coarse step from the teacher state at sigma_i to sigma_j - teacher state at
-    sigma_j ||_2. `teacher_sigmas`: N descending nodes (no final 0). The teacher is Heun on these nodes
-    (art.sampler.trajectory). `coarse`: 'euler' (GITS: the teacher's own
-    derivative at sigma_i) or 'heun' (one extra evaluation per pair)."""
-    trajectory, denoiser_field = sampler.trajectory, objective.denoiser_field
-    if coarse not in ('euler', 'heun'):
-        raise dnnlib.UserError(f'Unknown GITS coarse step "{coarse}"; use euler or heun')
+    """C[i, j] (i < j) = mean_b || one `coarse` step from the teacher state at sigma_i to sigma_j - teacher state
+    at sigma_j ||_2. `teacher_sigmas`: N descending nodes (no final 0); the teacher is Heun on these nodes
+    (art.sampler.trajectory). `coarse`: a one-step solver of ONE_STEP, with the teacher's own derivative d_i
+    at sigma_i as its first stage ('euler' is GITS's original cost; heun adds 1 and rk4 3 evaluations per pair)."""
+    if coarse not in ONE_STEP:
+        raise dnnlib.UserError(f'Unknown GITS one-step cost "{coarse}"; use one of {", ".join(ONE_STEP)}')
     s = torch.as_tensor(teacher_sigmas, dtype=torch.float64, device=latents.device)
     N = len(s)
     cost = np.zeros([N, N])
     for b0 in range(0, len(latents), batch):
         z = latents[b0:b0 + batch]
         labels = None if class_labels is None else class_labels[b0:b0 + batch]
-        xs = trajectory(net, z, torch.cat([s, s.new_zeros([1])]), labels, solver='heun')[:N] # [N, B, ...]
+        xs, Ds = _teacher(net, z, s, labels)
         for i in range(N - 1):
-            x_i = xs[i]
-            d_i = denoiser_field(net, x_i, s[i], labels).to(torch.float64)
+            d_i = (xs[i] - Ds[i]) / s[i]
             for j in range(i + 1, N):
-                h = s[j] - s[i]
-                x_next = x_i + h * d_i
-                if coarse == 'heun':
-                    d_next = denoiser_field(net, x_next, s[j], labels).to(torch.float64)
-                    x_next = x_i + h * (d_i + d_next) / 2
-                cost[i, j] += float((x_next - xs[j]).flatten(1).norm(dim=1).sum())
+                cost[i, j] += _per_sample_norm_sum(_one_step(net, xs[i], d_i, s[i], s[j], labels, coarse) - xs[j])
     return cost / len(latents)
 
-_gits_costs = weakref.WeakKeyDictionary()  # net -> {settings: cost matrix}
+def gits_pair_costs(net, latents, teacher_sigmas, class_labels=None, *, solver='dpmpp-2m', batch=256):
+    """Costs of a multistep solver's steps between teacher nodes, from the teacher's states and history:
+    (first [N], pair [N, N, N]) with first[j] = mean_b || first-order step x_0 -> sigma_j - x_j ||_2 (both solvers
+    start with Euler = DDIM) and, for h < i < j, pair[h, i, j] = mean_b || step i -> j using the history at h -
+    x_j ||_2, where with the teacher's D_k = D(x_k; sigma_k), d_k = (x_k - D_k)/sigma_k, lambda = -log sigma:
+
+      dpmpp-2m:  x_i sigma_j/sigma_i + (1 - sigma_j/sigma_i) (D_i + (D_i - D_h) (lambda_j - lambda_i) / (2 (lambda_i - lambda_h)))
+      ipndm:     x_i + (sigma_j - sigma_i) (3 d_i - d_h) / 2
+
+    iPNDM's own recursion goes up to order 4 (a history of 3 nodes); a DP over that state is O(N^5), so its cost
+    here is the order-2 member of the recursion (one node of history), a surrogate for the higher-order steps."""
+    if solver not in MULTISTEP:
+        raise dnnlib.UserError(f'GITS pair costs are for the multistep solvers {", ".join(MULTISTEP)}, not "{solver}"')
+    s = torch.as_tensor(teacher_sigmas, dtype=torch.float64, device=latents.device)
+    N = len(s)
+    lam = -s.log()
+    first, pair = np.zeros([N]), np.zeros([N, N, N])
+    for b0 in range(0, len(latents), batch):
+        z = latents[b0:b0 + batch]
+        labels = None if class_labels is None else class_labels[b0:b0 + batch]
+        xs, Ds = _teacher(net, z, s, labels)
+        shape = [-1] + [1] * (xs.ndim - 1)
+        ds = (xs - Ds) / s.reshape(shape)
+        for j in range(1, N):
+            first[j] += _per_sample_norm_sum(xs[0] + (s[j] - s[0]) * ds[0] - xs[j])
+        for i in range(1, N - 1):
+            j = torch.arange(i + 1, N, device=s.device)
+            step = (s[j] - s[i]).reshape(shape)                            # [nj, 1, ...]
+            ratio = (s[j] / s[i]).reshape(shape)
+            for h in range(i):
+                if solver == 'dpmpp-2m':
+                    c = ((lam[j] - lam[i]) / (2 * (lam[i] - lam[h]))).reshape(shape)
+                    pred = ratio * xs[i] + (1 - ratio) * (Ds[i] + c * (Ds[i] - Ds[h]))
+                else:
+                    pred = xs[i] + step * (1.5 * ds[i] - 0.5 * ds[h])
+                err = (pred - xs[j]).flatten(2).norm(dim=2).sum(dim=1)     # [nj]
+                pair[h, i, i + 1:] += err.cpu().numpy()
+    return first / len(latents), pair / len(latents)
+
+def gits_pair_dp(first, pair, num_nodes, coeff=1.15):
+    """Indices 0 = i_0 < ... < i_{K-1} = N-1 minimising first[i_1] + sum_{m>=1} coeff^m pair[i_{m-1}, i_m, i_{m+1}]
+    (the GITS weighting with a multistep cost): a DP whose state is the pair (previous node h, current node i),
+
+        V_1(h, i) = pair[h, i, N-1],   V_k(h, i) = min_{i < j < N-1} pair[h, i, j] + coeff * V_{k-1}(i, j),
+        total = min_{0 < j < N-1} first[j] + coeff * V_{K-2}(0, j)   (K = 2: first[N-1]),
+
+    O(K N^3). Returns (indices, total cost)."""
+    c1, C = np.asarray(first, np.float64), np.asarray(pair, np.float64)
+    N, K = len(c1), int(num_nodes)
+    if C.shape != (N, N, N) or not 2 <= K <= N:
+        raise dnnlib.UserError(f'GITS needs 2 <= K <= N teacher nodes and an [N, N, N] pair cost; got K={K}, shape {C.shape}')
+    if not coeff > 0:
+        raise dnnlib.UserError(f'GITS coeff must be positive, got {coeff}')
+    if K == 2:
+        return [0, N - 1], float(c1[N - 1])
+    n = np.arange(N)
+    valid = (n[:, None, None] < n[None, :, None]) & (n[None, :, None] < n[None, None, :])
+    Cm = np.where(valid, C, np.inf)                                    # only h < i < j
+    V, args = Cm[:, :, N - 1], []                                      # V_1; V[i, N-1] = inf excludes j = N-1 below
+    for _ in range(2, K - 1):
+        M = Cm + coeff * V[None, :, :]
+        args.append(np.argmin(M, axis=2))
+        V = np.take_along_axis(M, args[-1][:, :, None], axis=2)[:, :, 0]
+    total = c1[1:N - 1] + coeff * V[0, 1:N - 1]
+    j = 1 + int(np.argmin(total))
+    if not np.isfinite(total[j - 1]):
+        raise dnnlib.UserError(f'GITS: {K} nodes do not fit into {N} teacher nodes; use a finer teacher grid')
+    path = [0, j]
+    for arg in reversed(args):
+        path.append(int(arg[path[-2], path[-1]]))
+    return path + [N - 1], float(total[j - 1])
+
+def gits_pair_brute_force(first, pair, num_nodes, coeff=1.15):
+    """Exhaustive version of gits_pair_dp (for tests and tiny problems)."""
+    N = len(first)
+    best = (None, np.inf)
+    for mid in itertools.combinations(range(1, N - 1), num_nodes - 2):
+        p = [0, *mid, N - 1]
+        total = first[p[1]] + sum(coeff ** m * pair[p[m - 1], p[m], p[m + 1]] for m in range(1, len(p) - 1))
+        if total < best[1]:
+            best = (p, total)
+    return best
+
+_gits_costs = weakref.WeakKeyDictionary()  # net -> {settings: cost matrix or (first, pair)}
 
 #----------------------------------------------------------------------------
 
 def gits(net, num_steps, *, solver='heun', coeff=1.15, num_teacher=61, teacher_rho=7.0, num_warmup=64, seed=0,
          sigma_min=None, sigma_max=None, device='cpu', log=None):
-    """GITS schedule with K = `num_steps` nodes (+ final 0) for `net`, with `solver`'s own one-step cost
-    (euler or heun). Warm-up latents from art.sampler.warmup_latents(seed). Returns a schedule dict."""
-    if solver not in ('euler', 'heun'):
-        raise dnnlib.UserError(f'GITS needs a one-step cost for solver "{solver}"; it supports euler and heun')
+    """GITS schedule with K = `num_steps` nodes (+ final 0) for `net`, with `solver`'s own step cost: one step
+    of the solver (ONE_STEP, gits_cost_matrix + gits_dp) or one multistep step with its history (MULTISTEP,
+    gits_pair_costs + gits_pair_dp). Warm-up latents from art.sampler.warmup_latents(seed). Returns a schedule dict."""
+    if solver not in ONE_STEP + MULTISTEP:
+        raise dnnlib.UserError(f'GITS has no step cost for solver "{solver}"; it supports {", ".join(ONE_STEP + MULTISTEP)}')
     lo, hi = _range(net, sigma_min, sigma_max)
     if num_teacher < 2 * num_steps:                            # The teacher must be finer than the student.
         if log is not None:
@@ -138,13 +245,21 @@ def gits(net, num_steps, *, solver='heun', coeff=1.15, num_teacher=61, teacher_r
     teacher = _grid('edm', num_teacher, net, lo, hi, rho=teacher_rho, device=device)[:-1]
     key = (num_teacher, teacher_rho, num_warmup, seed, solver, lo, hi, str(device))
     cache = _gits_costs.setdefault(net, dict())
-    if key not in cache:                                       # One cost matrix serves every K.
+    if key not in cache:                                       # One cost serves every K.
         latents, labels = sampler.warmup_latents(net, num_warmup, seed, device)
-        cache[key] = gits_cost_matrix(net, latents, teacher, labels, coarse=solver)
-    path, total = gits_dp(cache[key], num_steps, coeff)
+        if solver in ONE_STEP:
+            cache[key] = gits_cost_matrix(net, latents, teacher, labels, coarse=solver)
+        else:
+            cache[key] = gits_pair_costs(net, latents, teacher, labels, solver=solver)
+    if num_steps == 1:
+        path, total = [0], 0.0
+    elif solver in ONE_STEP:
+        path, total = gits_dp(cache[key], num_steps, coeff)
+    else:
+        path, total = gits_pair_dp(*cache[key], num_steps, coeff)
     sigmas = torch.cat([teacher[path], teacher.new_zeros([1])])
     if log is not None:
-        log(f'GITS K={num_steps} coeff={coeff}: teacher indices {path}, cost {total:.4g}')
+        log(f'GITS K={num_steps} coeff={coeff} ({solver}): teacher indices {path}, cost {total:.4g}')
     return dict(sigmas=sigmas.tolist(), solver=solver, num_teacher_used=num_teacher, teacher_indices=path, dp_cost=total)
 
 #----------------------------------------------------------------------------
@@ -207,3 +322,144 @@ def edm_best_rho(net, num_steps, *, solver='heun', device='cpu', log=None, **kwa
         log(f'best rho for K={num_steps} ({solver}): {rho:.3f}; RMS by rho: ' + ', '.join(f'{r:g}:{e:.4g}' for r, e in table.items()))
     sigmas = _grid('edm', num_steps, net, kwargs.get('sigma_min'), kwargs.get('sigma_max'), rho=rho, device=device)
     return dict(sigmas=sigmas.tolist(), solver=solver, rho=rho, rms_by_rho={str(k): v for k, v in table.items() if np.isfinite(v)})
+
+#----------------------------------------------------------------------------
+# LD3: the grid learned by gradient descent through the student solver.
+
+def rollout(net, latents, sigmas, class_labels=None, *, solver='euler'):
+    """Differentiable `sampler.sample()` without churn: the same samples on a grid (K+1 sigmas ending in 0) whose
+    autograd graph reaches `sigmas`. Every solver's final Euler step to 0 equals D(x; sigma_{K-1}), so the
+    sampler's final_step='denoise' gives the same samples while keeping sigma = 0 out of the arithmetic; Euler is
+    sample()'s iPNDM of order 1 (x + h d). Heun is stepped here: sample()'s churn noise sqrt(t_hat^2 - t^2) has an
+    infinite derivative at gamma = 0."""
+    if solver == 'heun':
+        x = latents.to(torch.float64) * sigmas[0]
+        for i in range(len(sigmas) - 2):
+            s, t = sigmas[i], sigmas[i + 1]
+            d = (x - net(x, s, class_labels).to(torch.float64)) / s
+            x_pred = x + (t - s) * d
+            x = x + (t - s) * (d + (x_pred - net(x_pred, t, class_labels).to(torch.float64)) / t) / 2
+        return net(x, sigmas[-2], class_labels).to(torch.float64)
+    if solver == 'euler':
+        return sampler.sample(net, latents, sigmas, class_labels, solver='ipndm', max_order=1, final_step='denoise', check_finite=False)
+    return sampler.sample(net, latents, sigmas, class_labels, solver=solver, final_step='denoise', check_finite=False)
+
+LD3_MIN_FRACTION = 1e-4  # every log-sigma decrement is at least this fraction of the log range
+
+def ld3_init(edm_sigmas, last_node, floor):
+    """Free parameters theta reproducing the grid `edm_sigmas` (K+1, ending in 0) under ld3_grid."""
+    log_s = torch.as_tensor(edm_sigmas, dtype=torch.float64)[:-1].log()
+    dec = log_s[:-1] - log_s[1:]
+    if last_node == 'learned':
+        dec = torch.cat([dec, (log_s[-1] - np.log(floor)).reshape(1)])
+    frac = dec / dec.sum()
+    return ((frac - LD3_MIN_FRACTION) / (1 - len(frac) * LD3_MIN_FRACTION)).log()
+
+def ld3_grid(theta, sigma_min, sigma_max, last_node, floor):
+    """The K+1 sigmas of parameters theta: sigma_0 = sigma_max, log-decrements L f_k with fractions
+    f = eps + (1 - n eps) softmax(theta) (n = len(theta), eps = LD3_MIN_FRACTION), then 0. 'pinned': n = K-1,
+    L = log(sigma_max/sigma_min), so the last node is sigma_min. 'learned': n = K (the last entry is the slack
+    left below the last node), L = log(sigma_max/floor), so the last node is free in (floor, sigma_max)."""
+    f = LD3_MIN_FRACTION + (1 - len(theta) * LD3_MIN_FRACTION) * torch.softmax(theta, dim=0)
+    top = theta.new_tensor(np.log(sigma_max))
+    L = np.log(sigma_max / (sigma_min if last_node == 'pinned' else floor))
+    log_s = top - L * torch.cumsum(f, dim=0)                  # the last entry ends at sigma_min or at the floor
+    parts = [theta.new_tensor([sigma_max]), log_s[:-1].exp()]
+    if last_node == 'pinned' and len(theta) > 0:
+        parts.append(theta.new_tensor([sigma_min]))
+    return torch.cat(parts + [theta.new_zeros([1])])
+
+def _differentiable_features(spec, device):
+    """x in [-1, 1] -> the features of a built-in art.detectors stand-in, differentiable in x (no uint8 rounding)."""
+    from art.detectors import load_detector # pylint: disable=import-outside-toplevel
+    import torch.nn.functional as F # pylint: disable=import-outside-toplevel
+    det, _label = load_detector(spec, device)  # a pickled detector is refused here (no trust)
+    if not (hasattr(det, 'model') and hasattr(det.model, 'features')):
+        raise dnnlib.UserError(f'ld3: detector "{spec}" is not differentiable here; use a built-in stand-in such as lenet-mnist')
+    dtype = det.mean.dtype
+    def feat(x):
+        u = ((x * 127.5 + 128).clip(0, 255) / 255).to(dtype)
+        if det.channels == 3 and u.shape[1] == 1:
+            u = u.repeat(1, 3, 1, 1)
+        elif det.channels == 1 and u.shape[1] == 3:
+            u = u.mean(dim=1, keepdim=True)
+        if u.shape[-1] != det.resolution or u.shape[-2] != det.resolution:
+            u = F.interpolate(u, size=(det.resolution, det.resolution), mode='bilinear', align_corners=False, antialias=True)
+        return det.model.features((u - det.mean) / det.std).to(torch.float64)
+    return feat
+
+def ld3(net, num_steps, *, solver='euler', num_train=32, iters=100, lr=0.05, batch=32, ref_steps=64, detector='',
+        last_node='pinned', floor_ratio=0.1, seed=0, sigma_min=None, sigma_max=None, device='cpu', log=None):
+    """LD3-style learned grid (Tong et al., ICLR'25, "Learning to Discretize Denoising Diffusion ODEs"): the K
+    nodes of ld3_grid(theta) minimise, by Adam on theta, the terminal distance of the student `solver` to the
+    teacher from the same latents,
+
+        loss(theta) = mean_b || phi(rollout(z_b; ld3_grid(theta))) - phi(x_ref,b) ||_2 / sqrt(dim phi),
+
+    phi = identity (pixel RMS) or the features of `detector` (an art.detectors stand-in). The teacher x_ref is
+    art.sampler.reference_samples (Heun on EDM's rho=7 grid, `ref_steps` steps) from `num_train` warm-up latents
+    (art.sampler.warmup_latents(seed)); minibatches of `batch`; theta starts at EDM's rho=7 grid (ld3_init).
+    Unlike the paper there is no decoupled time input and no soft teacher forcing. With batch >= num_train the
+    iterate with the lowest loss is kept, else the last. Returns a schedule dict with loss_history = [loss at
+    the EDM init, loss of the result] on the training latents and train_seconds."""
+    if last_node not in ('pinned', 'learned'):
+        raise dnnlib.UserError(f'ld3: unknown last_node "{last_node}"; choose pinned or learned')
+    if not (0 < floor_ratio < 1) or iters < 0 or num_train < 1 or batch < 1 or not lr > 0:
+        raise dnnlib.UserError('ld3: need 0 < floor_ratio < 1, iters >= 0, num_train >= 1, batch >= 1 and lr > 0')
+    t0 = time.perf_counter()
+    lo, hi = _range(net, sigma_min, sigma_max)
+    floor = floor_ratio * lo
+    K = int(num_steps)
+    key = ('ld3', num_train, seed, ref_steps, lo, hi, str(device))
+    cache = _references.setdefault(net, dict())
+    if key not in cache:
+        latents, labels = sampler.warmup_latents(net, num_train, seed, device)
+        cache[key] = latents, labels, sampler.reference_samples(net, latents, labels, num_steps=ref_steps, sigma_min=lo, sigma_max=hi)
+    latents, labels, ref = cache[key]
+    feat = _differentiable_features(detector, device) if detector else (lambda x: x.flatten(1))
+    with torch.no_grad():
+        ref_f = feat(ref)
+    def loss_of(theta, idx):
+        sigmas = ld3_grid(theta, lo, hi, last_node, floor)
+        x = rollout(net, latents[idx], sigmas, None if labels is None else labels[idx], solver=solver)
+        return (feat(x) - ref_f[idx]).square().mean(dim=1).sqrt().mean()
+    def check(loss, it):
+        if not torch.isfinite(loss):
+            raise dnnlib.UserError(f'ld3: non-finite training loss at iteration {it} (K={K}, {solver}); lower lr or check the network')
+        return float(loss.detach())
+    edm = _grid('edm', K, net, lo, hi, rho=7.0, device=device)
+    theta = ld3_init(edm.cpu(), last_node, floor).to(device)
+    everything = torch.arange(num_train, device=device)
+    with torch.no_grad():
+        first = check(loss_of(theta, everything), 0)
+    n_free = len(theta) - (1 if last_node == 'pinned' else 0) # softmax of n entries has n-1 degrees of freedom
+    best = (first, theta.clone())
+    if n_free > 0 and iters > 0:
+        theta = theta.clone().requires_grad_(True)
+        opt = torch.optim.Adam([theta], lr=lr)
+        gen = torch.Generator().manual_seed(int(seed))
+        order = torch.randperm(num_train, generator=gen)
+        pos = 0
+        with torch.enable_grad():
+            for it in range(iters):
+                if pos + min(batch, num_train) > num_train:
+                    order, pos = torch.randperm(num_train, generator=gen), 0
+                idx = order[pos:pos + batch].to(device)
+                pos += len(idx)
+                loss = loss_of(theta, idx)
+                value = check(loss, it)
+                if batch >= num_train and value < best[0]:
+                    best = (value, theta.detach().clone())
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                if log is not None and (it % 20 == 0 or it == iters - 1):
+                    log(f'ld3 K={K} ({solver}) iter {it}: loss {value:.5g}')
+        with torch.no_grad():
+            last = check(loss_of(theta.detach(), everything), iters)
+        if batch < num_train or last < best[0]:
+            best = (last, theta.detach().clone())
+    sigmas = ld3_grid(best[1], lo, hi, last_node, floor).detach()
+    if log is not None:
+        log(f'ld3 K={K} ({solver}): loss {first:.5g} at the EDM init -> {best[0]:.5g}')
+    return dict(sigmas=sigmas.tolist(), solver=solver, loss_history=[first, best[0]], train_seconds=time.perf_counter() - t0)

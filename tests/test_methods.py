@@ -22,6 +22,7 @@ TINY = {
     'art-rl-paper':      'art-rl-paper:iters=3:distil_batch=4:q_backend=fd',
     'gits':              'gits:num_teacher=13:num_warmup=4',
     'edm-best-rho':      'edm-best-rho:rhos=3/7:num_warmup=4:ref_steps=8:refine=false',
+    'ld3':               'ld3:num_train=4:iters=3:batch=4:ref_steps=8',
 }
 
 @pytest.fixture(scope='module')
