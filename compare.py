@@ -120,9 +120,10 @@ def main(ctx, preset, outdir, **opts):
         md = comparison.markdown_tables(results, row_order=order)
         write_atomic(os.path.join(outdir, 'results.md'), md)
         comparison.plot(results, os.path.join(outdir, 'results.png'), row_order=order)
+        comparison.sample_grid(cmp, outdir)
         print()
         print(md)
-        print(f'Wrote results.json, results.md, results.png and timings.json to "{outdir}".')
+        print(f'Wrote results.json, results.md, results.png, samples-<solver>.png and timings.json to "{outdir}".')
     dist.barrier()
 
 #----------------------------------------------------------------------------

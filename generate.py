@@ -20,6 +20,7 @@ import tqdm
 from click.core import ParameterSource
 
 import dnnlib
+from art import pictures as art_pictures
 from art import sampler as art_sampler
 from art.builtin import load_network
 from art import schedules as art_schedules
@@ -154,7 +155,7 @@ def make_plan(net, *, grid, grid_given, num_steps, sigma_min, sigma_max, rho, so
 def generate_images(network_pkl, outdir, seeds=range(64), subdirs=False, class_idx=None, max_batch_size=64,
                     num_steps=18, sigma_min=None, sigma_max=None, rho=7, S_churn=0, S_min=0, S_max=float('inf'),
                     S_noise=1, solver=None, discretization=None, schedule=None, sigma_schedule=None, scaling=None,
-                    device=None, trust_pickle=False, steps_given=True):
+                    device=None, trust_pickle=False, steps_given=True, grid_png=None):
     """The body of `python generate.py`, callable from Python. Raises dnnlib.UserError."""
     seeds = seeds if isinstance(seeds, (list, tuple, range)) else list(seeds)
     if len(seeds) > MAX_SEEDS:
@@ -172,6 +173,8 @@ def generate_images(network_pkl, outdir, seeds=range(64), subdirs=False, class_i
         art_schedules.check_num_steps(num_steps)
     check_sampler_args(rho, S_churn, S_min, S_max, S_noise)
     check_outdir(outdir)
+    if grid_png is not None:
+        art_pictures.check_png_path(grid_png)
     if art_schedules.is_schedule_path(grid):
         trained_for = art_schedules.load_schedule(grid).get('solver') # fail fast on a bad file, before loading the network
         if not steps_given:
@@ -228,6 +231,12 @@ def generate_images(network_pkl, outdir, seeds=range(64), subdirs=False, class_i
 
     # Done.
     dist.barrier()
+    if grid_png is not None and rank == 0:
+        classes = [class_idx] * len(seeds) if class_idx is not None else None
+        if class_idx is None and label_dim:
+            classes = art_pictures.seed_classes(seeds[:art_pictures.MAX_GRID_IMAGES], label_dim, [net.img_channels, net.img_resolution, net.img_resolution], device)
+        shown = art_pictures.save_seed_grid(grid_png, [image_path(outdir, seed, subdirs) for seed in seeds], seeds, classes)
+        dist.print0(f'Saved a grid of {shown} images to "{grid_png}"')
     dist.print0('Done.')
     dist.destroy()
 
@@ -240,6 +249,7 @@ def generate_images(network_pkl, outdir, seeds=range(64), subdirs=False, class_i
 @click.option('--subdirs',                          help='Create subdirectory for every 1000 seeds',                               is_flag=True)
 @click.option('--class',          'class_idx',      help='Class label  [default: random]', metavar='INT',                          type=click.IntRange(min=0), default=None)
 @click.option('--batch',          'max_batch_size', help='Maximum batch size', metavar='INT',                                      type=click.IntRange(min=1), default=64, show_default=True)
+@click.option('--grid',           'grid_png',       help='Also save a labelled grid of the first 256 images', metavar='PNG',       type=str)
 
 @click.option('--steps',          'num_steps',      help='Number of sampling steps', metavar='INT',                                type=click.IntRange(min=1), default=18, show_default=True)
 @click.option('--sigma_min',                        help='Lowest noise level  [default: varies]', metavar='FLOAT',                 type=click.FloatRange(min=0, min_open=True))
