@@ -503,3 +503,39 @@ def plot(results, path, row_order=None):
     plt.close(fig)
 
 #----------------------------------------------------------------------------
+# Sample pictures: one grid per solver table, one row per schedule at the table's lowest NFE.
+
+def sample_grid(cmp, outdir, num=8):
+    """After Comparison.run() (rank 0): write OUTDIR/samples-<solver>.png for every solver table, one row
+    per schedule at that table's lowest NFE (the grid measured in its cell, else Comparison.sigmas_for)
+    and a last row with the reference samples, all from the same first `num` seeds of seed set 0
+    (this rank's part of it). Returns the paths written."""
+    from art import pictures
+    from art.sampler import count_nfe
+    ref = cmp.reference(0)
+    seeds = [s for b in rank_batches(cmp.seed_sets[0], cmp.batch) for s in b][:num]
+    ref_row = to_uint8(ref[:len(seeds)].to(torch.float64)).permute(0, 2, 3, 1).numpy()
+    cells, _notes = cmp.plan()
+    paths = []
+    for solver in cmp.solvers:
+        nfes = [c[2] for c in cells if c[1] == solver]
+        if not seeds or not nfes:
+            continue
+        nfe = min(nfes)
+        rows, labels = [], []
+        for entry in cmp.entries:
+            K = nfe_to_steps(solver, nfe)
+            cell = cmp.results['cells'].get(cmp.cell_key(entry.label, solver, nfe, 0))
+            sigmas = torch.tensor(cell['sigmas'], dtype=torch.float64) if cell else cmp.sigmas_for(entry, K, solver)
+            x = generate_batch(cmp.net, seeds, sigmas, solver, cmp.device)
+            rows.append(to_uint8(x).permute(0, 2, 3, 1).cpu().numpy())
+            labels.append(f'{entry.label} ({solver}, NFE {count_nfe(solver, K)})')
+        rows.append(ref_row)
+        labels.append(f'reference (NFE {cmp.settings["ref_nfe"]})')
+        picture, _origins, _scale = pictures.make_grid(np.concatenate(rows), len(seeds), row_labels=labels)
+        path = os.path.join(outdir, f'samples-{_safe(solver)}.png')
+        pictures.save_png(picture, path, what='samples')
+        paths.append(path)
+    return paths
+
+#----------------------------------------------------------------------------
