@@ -32,14 +32,17 @@ import torch
 import tqdm
 
 import dnnlib
+from art import local_error
 from art import objective
 from art import sampler
 from art import schedules
 
 LAST_NODES = ('learned', 'pinned')
+SOLVERS = tuple(objective.ERROR_MODELS) + tuple(s for s in local_error.SOLVERS if s not in objective.ERROR_MODELS)
+REFINED = ('dpmpp-2m', 'ipndm')  # solvers whose grid is refined on the exact discrete cost by default
 CLOCK_STEPS = 512   # resolution of the time change written for last_node='learned'
 
-_profiles = weakref.WeakKeyDictionary()  # net -> {settings: (sigma_fine, rbar)}
+_profiles = weakref.WeakKeyDictionary()  # net -> {settings: (sigma_fine, rbar) or TrajectoryBank}
 
 #----------------------------------------------------------------------------
 # rbar(sigma) on a fine grid from PF-ODE trajectories.
@@ -73,6 +76,24 @@ def profile(net, solver='euler', *, num_trajectories=128, fine_steps=128, batch=
                 r_sum[i] += objective.error_density(net, xs[i], sigma_fine[i], c, solver=solver, backend=backend).sum().cpu()
             bar.update(len(z))
     cache[key] = (sigma_fine.cpu().numpy(), (r_sum / num_trajectories).numpy())
+    return cache[key]
+
+def trajectory_bank(net, *, num_trajectories=128, fine_steps=128, batch=64, sigma_min=None, sigma_max=None, seed=0,
+                    device='cpu', log=None):
+    """The art.local_error.TrajectoryBank of Heun trajectories on a fine EDM rho=7 grid from warm-up latents (the
+    same trajectories as profile()); cached per network like profile(). One bank serves every solver and K."""
+    lo, hi = schedules.sigma_range('edm', net, sigma_min, sigma_max)
+    key = ('bank', int(num_trajectories), int(fine_steps), lo, hi, int(seed), str(device))
+    cache = _profiles.setdefault(net, dict())
+    if key in cache:
+        if log is not None:
+            log(f'Reusing the trajectory bank of this network ({num_trajectories} trajectories, {fine_steps} nodes)')
+        return cache[key]
+    if log is not None:
+        log(f'Measuring the trajectory bank ({num_trajectories} trajectories, {fine_steps} nodes)...')
+    sigmas = schedules.get_sigmas('edm', fine_steps, sigma_min=lo, sigma_max=hi, device=device)
+    latents, labels = sampler.warmup_latents(net, num_trajectories, seed, device)
+    cache[key] = local_error.bank_from_trajectories(net, sigmas, latents, labels, batch=batch)
     return cache[key]
 
 #----------------------------------------------------------------------------
@@ -139,17 +160,50 @@ def surrogate_error(sigmas, sigma_fine, rbar, p):
 #----------------------------------------------------------------------------
 # The method: a schedule dict for art.schedules.save_schedule.
 
-def fit(net, num_steps, *, solver='euler', last_node='learned', beta=0.0, num_trajectories=128, fine_steps=128, batch=64,
-        sigma_min=None, sigma_max=None, backend='auto', seed=0, device='cpu', progress=False, log=None):
-    """Closed-form time-only ART schedule for K = num_steps, for `solver`'s error density (eq. 16)."""
-    sigma_fine, rbar = profile(net, solver, num_trajectories=num_trajectories, fine_steps=fine_steps, batch=batch,
-        sigma_min=sigma_min, sigma_max=sigma_max, backend=backend, seed=seed, device=device, progress=progress, log=log)
+def fit(net, num_steps, *, solver='euler', last_node='learned', beta=None, refine=None, num_trajectories=128, fine_steps=128,
+        batch=64, sigma_min=None, sigma_max=None, backend='auto', seed=0, device='cpu', progress=False, log=None):
+    """Closed-form time-only ART schedule for K = num_steps, for `solver`'s error density (eq. 16).
+
+    euler / heun: the per-state densities |Q| (the paper's) and |R| of art.objective. dpmpp-2m / ipndm: the
+    leading term of their local error probed along the trajectory bank (art.local_error.density, eq. 25). With
+    `refine` (default: on for REFINED solvers) the nodes then minimise the exact discrete cost, the sum of the
+    solver's local errors with its real step ratios, warm start and final step, carried to the sample (eq. 26),
+    from the closed form, EDM's and the log-SNR grid, keeping the best. `beta` (default: 1 when refining, else 0) weights the error at
+    sigma by the propagation factor (sigma_data / sqrt(sigma^2 + sigma_data^2))^beta."""
+    if solver not in SOLVERS:
+        raise dnnlib.UserError(f'No closed form for solver "{solver}"; choose one of {", ".join(SOLVERS)}')
+    refine = (solver in REFINED) if refine is None else bool(refine)
+    beta = (1.0 if refine else 0.0) if beta is None else float(beta)
+    if refine and solver not in local_error.SOLVERS:
+        raise dnnlib.UserError(f'refine needs a trajectory local-error model; solver "{solver}" has none (use one of {", ".join(local_error.SOLVERS)})')
+    bank = None
+    if solver in REFINED or refine:                                 # one pass of trajectories serves every solver and K
+        bank = trajectory_bank(net, num_trajectories=num_trajectories, fine_steps=fine_steps, batch=batch,
+            sigma_min=sigma_min, sigma_max=sigma_max, seed=seed, device=device, log=log)
+    if solver in REFINED:                                           # the leading term probed on the bank (eq. 25)
+        sigma_fine = np.exp(np.linspace(np.log(bank.sigma_max), np.log(bank.sigma_min), fine_steps))
+        rbar, p = local_error.density(bank, solver, sigma_fine), local_error.POWERS[solver]
+    else:                                                           # per-state densities (art.objective)
+        sigma_fine, rbar = profile(net, solver, num_trajectories=num_trajectories, fine_steps=fine_steps, batch=batch,
+            sigma_min=sigma_min, sigma_max=sigma_max, backend=backend, seed=seed, device=device, progress=progress, log=log)
+        p = objective.error_power(solver)
     r_w = rbar * objective.propagation_weight(net, sigma_fine, beta).numpy() if beta else rbar
-    p = objective.error_power(solver)
     sigmas, time_change = nodes(sigma_fine, r_w, num_steps, p, last_node=last_node)
-    sigmas = schedules.check_sigmas(list(np.asarray(sigmas, np.float64)), 'closed form')
+    extra = dict()
+    if refine:
+        sigma_data = float(getattr(net, 'sigma_data', 0.5))
+        named = lambda name: schedules.get_sigmas(name, num_steps, sigma_min=bank.sigma_min, sigma_max=bank.sigma_max).numpy()
+        starts = dict(closed_form=np.asarray(sigmas, np.float64), edm=named('edm'), logsnr=named('logsnr'))
+        found = {name: local_error.refine(bank, solver, s0, last_node=last_node, beta=beta, sigma_data=sigma_data) for name, s0 in starts.items()}
+        cost = {name: local_error.surrogate(bank, solver, g, beta=beta, sigma_data=sigma_data) for name, g in found.items()}
+        best = min(cost, key=cost.get)
+        sigmas, time_change = found[best], None                     # a refined grid is K-specific
+        extra = dict(refined_from=best, discrete_cost={k: float(v) for k, v in cost.items()})
+        if log is not None:
+            log(f'{solver} K={num_steps}: refined on the discrete cost from the {best} grid ({cost[best]:.4g})')
+    sigmas = schedules.check_sigmas([float(v) for v in sigmas], 'closed form')
     return dict(sigmas=sigmas, solver=solver, theta_bar=theta_from_sigmas(sigmas), time_change=time_change,
-        profile=dict(sigma=sigma_fine.tolist(), rbar=rbar.tolist(), p=p))
+        profile=dict(sigma=np.asarray(sigma_fine).tolist(), rbar=np.asarray(rbar).tolist(), p=p), **extra)
 
 #----------------------------------------------------------------------------
 # beta by a terminal reward: the mean distance of warm-up samples to their high-NFE references.

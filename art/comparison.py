@@ -421,6 +421,11 @@ def summarize(results):
 
 #----------------------------------------------------------------------------
 
+def _nfe_formula(solver):
+    from art.sampler import count_nfe
+    a, b = count_nfe(solver, 2) - count_nfe(solver, 1), count_nfe(solver, 1)
+    return ('K' if a == 1 else f'{a}K') + (f' - {a - b}' if a != b else '')
+
 def metric_name(results, metric):
     return dict(rms=f'RMS error vs {results["settings"]["ref_solver"]} NFE {results["settings"]["ref_nfe"]}',
                 fd=results['settings'].get('fd_label') or 'FD')[metric]
@@ -438,7 +443,8 @@ def markdown_tables(results, row_order=None, baseline='edm', tie=0.01):
         nfes = sorted({n for cols in rows.values() for n in cols})
         labels = [l for l in (row_order or []) if l in rows] + sorted(l for l in rows if l not in (row_order or []))
         best = {n: min(cols[n][0] for cols in rows.values() if n in cols) for n in nfes}
-        lines.append(f'### {solver.capitalize()}, {metric_name(results, metric)}')
+        lines.append(f'### {solver}, {metric_name(results, metric)} (EDM convention: K steps ending with an Euler step '
+                     f'to sigma = 0, no AFS; NFE = {_nfe_formula(solver)})')
         lines.append('')
         lines.append('| schedule | ' + ' | '.join(f'NFE {n}' for n in nfes) + ' |')
         lines.append('|---' * (len(nfes) + 1) + '|')

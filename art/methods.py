@@ -70,6 +70,8 @@ def _parse_value(text, default, key, name):
     t = text.strip()
     if t.lower() == 'none':
         return None
+    if default is None and t.lower() in ('true', 'false'):
+        return t.lower() == 'true'
     try:
         if isinstance(default, bool):
             if t.lower() not in ('true', 'false', '1', '0'):
@@ -160,10 +162,10 @@ def describe():
 _CF_OPTIONS = dict(last_node='learned', trajectories=128, fine_steps=128, batch=64, backend='auto')
 
 @register('closed-form', 'time-only ART optimum for the solver\'s local error: theta ~ E r_S^(-1/p) (Euler: the paper\'s |Q|)',
-          options=dict(_CF_OPTIONS, beta=0.0), solvers=tuple(objective.ERROR_MODELS))
-def _closed_form(net, num_steps, *, solver, seed, device, progress, log, last_node, beta, trajectories, fine_steps, batch,
+          options=dict(_CF_OPTIONS, beta=None, refine=None), solvers=closed_form.SOLVERS)
+def _closed_form(net, num_steps, *, solver, seed, device, progress, log, last_node, beta, refine, trajectories, fine_steps, batch,
                  backend, sigma_min, sigma_max):
-    return closed_form.fit(net, num_steps, solver=solver, last_node=last_node, beta=beta, num_trajectories=trajectories,
+    return closed_form.fit(net, num_steps, solver=solver, last_node=last_node, beta=beta, refine=refine, num_trajectories=trajectories,
         fine_steps=fine_steps, batch=batch, sigma_min=sigma_min, sigma_max=sigma_max, backend=backend, seed=seed,
         device=device, progress=progress, log=log)
 

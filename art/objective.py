@@ -269,14 +269,34 @@ def _terms_jvp(net, x, sigma, class_labels):
 # it: one step of size h leaves ~ r_S h^p (the running cost r_S |theta|^p on the ART clock, eq. 9-10).
 
 ERROR_MODELS = {
-    'euler': 'ART (paper): |Q|, p = 2 (art-paper eq. 8)',
-    'heun':  'solver-aware: |R| = |(1/6) J_f Q - (1/12) f_2|, p = 3 (docs/solver-aware-art.md eq. 7)',
+    'euler':    'ART (paper): |Q|, p = 2 (art-paper eq. 8)',
+    'heun':     'solver-aware: |R| = |(1/6) J_f Q - (1/12) f_2|, p = 3 (docs/solver-aware-art.md eq. 7)',
+    'dpmpp-2m': 'solver-aware: |D\'/12 + (5/12) D\'\'| / sigma^3 (lambda-derivatives along the flow), p = 3 (eq. 21)',
 }
 
 def error_power(solver):
     """The exponent p of the step size (and of theta) in the solver's local error r_S |h|^p."""
     check_error_model(solver)
     return 2 if solver == 'euler' else 3
+
+def flow_derivatives_lambda(net, x, sigma, class_labels=None, *, rel_step=0.05):
+    """(D, D', D''): the denoiser and its first two derivatives in lambda = -log sigma along the PF-ODE
+    through (x, sigma), where dx/dlambda = D - x (eq. 19), by central differences with step delta = rel_step in
+    lambda: D' from the tangent points x +- delta x', D'' from the second-order points
+    x +- delta x' + delta^2/2 x'' with x'' = D' - x' (4 extra network calls)."""
+    x = torch.as_tensor(x).to(torch.float64)
+    sigma = _per_sample(sigma, x)
+    sb = _bcast(sigma, x)
+    call = lambda y, s: _call(net, y, s, class_labels).to(torch.float64)
+    with torch.no_grad():
+        D = call(x, sigma)
+        d1 = D - x
+        up, down = sigma * np.exp(-rel_step), sigma * np.exp(rel_step)
+        D1 = (call(x + rel_step * d1, up) - call(x - rel_step * d1, down)) / (2 * rel_step)
+        curve = 0.5 * rel_step ** 2 * (D1 - d1)
+        D2 = (call(x + rel_step * d1 + curve, up) - 2 * D + call(x - rel_step * d1 + curve, down)) / rel_step ** 2
+    del sb
+    return D, D1, D2
 
 def check_error_model(solver):
     if solver not in ERROR_MODELS:
@@ -290,13 +310,17 @@ def propagation_weight(net, sigma, beta):
 
 def error_density(net, x, sigma, class_labels=None, *, solver='heun', backend='auto', rel_step=0.05):
     """Per-sample local-error density r_S(x, sigma) >= 0 (float64 [B]) of `solver`, normalised by sqrt(dim):
-    |Q| for euler (Q by the JVP `backend`, as ART), |R| for heun (central differences, heun_error_terms)."""
+    |Q| for euler (Q by the JVP `backend`, as ART), |R| for heun (central differences, heun_error_terms),
+    |D'/12 + 5 D''/12| / sigma^3 for dpmpp-2m (flow_derivatives_lambda; equal steps, r = 1)."""
     check_error_model(solver)
     x = torch.as_tensor(x).to(torch.float64)
     sigma = _per_sample(sigma, x)
     dim = x[0].numel()
     if solver == 'euler':
         return curvature_norm(curvature(net, x, sigma, class_labels, backend=backend), per_dim=True)
+    if solver == 'dpmpp-2m':  # error h_lambda^3 |D'/12 + (5/12) D''| with h_lambda = |h| / sigma (eq. 21)
+        _D, D1, D2 = flow_derivatives_lambda(net, x, sigma, class_labels, rel_step=rel_step)
+        return _norm(D1 / 12 + 5 * D2 / 12) / np.sqrt(dim) / sigma ** 3
     terms = heun_error_terms(net, x, sigma, class_labels, backend='fd', rel_step=rel_step)
     return _norm(terms.R) / np.sqrt(dim)
 

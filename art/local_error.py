@@ -1,0 +1,207 @@
+# ART-EDM: learned time grids for EDM-style diffusion samplers.
+# Copyright (c) 2026 The ART-EDM authors. Released under the MIT License (see LICENSE).
+
+"""Each solver's local error along stored PF-ODE trajectories, without network calls
+(docs/solver-aware-art.md §7).
+
+A solver whose network calls all happen at the nodes of its own grid (Euler = DDIM, DPM-Solver++(2M),
+iPNDM) needs, for one step with exact history, only x(sigma) and D(x(sigma); sigma) along the exact
+trajectory at the current and previous nodes. `TrajectoryBank` keeps both along accurate trajectories
+(Heun on a fine EDM grid, the teacher) as splines in lambda = -log sigma: x as a cubic Hermite spline
+with its exact derivative dx/dlambda = D - x, D as a cubic spline. For any grid, `local_errors()` then
+gives the local error of every step of the solver, with its real step sizes and ratios, lower-order
+warm start and final Euler step to sigma = 0 (edm-spec.md §2.5):
+
+    e_i = || Phi_S(x(sigma_i), D(sigma_i), D(sigma_{i-1}), ...; sigma_i -> sigma_{i+1}) - x(sigma_{i+1}) || / sqrt(d),
+
+and `surrogate()` the ART cost of the grid: the local errors carried to the sample and summed (eq. 26). `density()` probes the leading term
+r_S(sigma) = E e(sigma, h) / |h|^p with an equal-step history (eq. 25), the density of the time-only
+closed form.
+"""
+
+import numpy as np
+import scipy.interpolate
+import scipy.optimize
+import torch
+
+import dnnlib
+from art.sampler import IPNDM_COEFFS
+
+SOLVERS = ('euler', 'dpmpp-2m', 'ipndm')   # solvers whose local error the bank can evaluate
+POWERS = {'euler': 2, 'dpmpp-2m': 3, 'ipndm': 5}  # p = order + 1 of the equal-step leading term
+
+#----------------------------------------------------------------------------
+
+class TrajectoryBank:
+    """x(sigma) and D(sigma) along n teacher trajectories at N fine nodes (descending, > 0), plus the
+    teacher's samples x(0); splines in lambda = -log sigma (scipy), evaluated for arrays of sigmas."""
+
+    def __init__(self, sigma_fine, xs, Ds, x_final):
+        s = np.asarray(sigma_fine, np.float64)
+        xs, Ds = np.asarray(xs, np.float64), np.asarray(Ds, np.float64)
+        if s.ndim != 1 or len(s) < 4 or np.any(np.diff(s) >= 0) or xs.shape != Ds.shape or xs.shape[0] != len(s):
+            raise dnnlib.UserError('TrajectoryBank needs >= 4 descending sigmas and matching [N, n, ...] states and denoised values')
+        self.n = xs.shape[1]
+        self.dim = int(np.prod(xs.shape[2:]))
+        self.sigma_min, self.sigma_max = float(s[-1]), float(s[0])
+        lam = -np.log(s)
+        X, Dm = xs.reshape(len(s), -1), Ds.reshape(len(s), -1)
+        self._x = scipy.interpolate.CubicHermiteSpline(lam, X, Dm - X, axis=0)
+        self._D = scipy.interpolate.CubicSpline(lam, Dm, axis=0)
+        self.x_final = np.asarray(x_final, np.float64).reshape(self.n, -1)
+
+    def at(self, sigmas):
+        """(x, D) at the given sigmas (clipped to the fine range), each [len(sigmas), n, dim]."""
+        lam = -np.log(np.clip(np.asarray(sigmas, np.float64), self.sigma_min, self.sigma_max))
+        return self._x(lam).reshape(len(lam), self.n, -1), self._D(lam).reshape(len(lam), self.n, -1)
+
+#----------------------------------------------------------------------------
+# One step of each solver from exact values (the update rules of art.sampler, vectorised over steps).
+
+def _steps(solver, s, x, D, max_order=4):
+    """Predicted states at s[1:] from the exact states x[:-1] (len(s) - 1 steps, all non-final)."""
+    h = (s[1:] - s[:-1])[:, None, None]
+    if solver == 'euler':
+        return x[:-1] + h * (x[:-1] - D[:-1]) / s[:-1, None, None]
+    if solver == 'dpmpp-2m':
+        ratio = (s[1:] / s[:-1])[:, None, None]
+        lam = -np.log(s)
+        hl = lam[1:] - lam[:-1]
+        D_hat = D[:-1].copy()
+        if len(hl) > 1:
+            with np.errstate(divide='ignore', invalid='ignore'):   # coincident nodes: a zero previous step
+                c = np.nan_to_num(hl[1:] / (2 * hl[:-1]), nan=0.0, posinf=0.0)[:, None, None]  # 1 / (2 r_i)
+            D_hat[1:] = D[1:-1] + c * (D[1:-1] - D[:-2])
+        return ratio * x[:-1] + (1 - ratio) * D_hat
+    if solver == 'ipndm':
+        d = (x - D) / s[:, None, None]
+        out = np.empty_like(x[:-1])
+        for i in range(len(s) - 1):
+            q = min(max_order, i + 1)
+            out[i] = x[i] + h[i] * sum(c * d[i - j] for j, c in enumerate(IPNDM_COEFFS[q - 1]))
+        return out
+    raise dnnlib.UserError(f'No trajectory local-error model for solver "{solver}"; use one of {", ".join(SOLVERS)}')
+
+def local_error_vectors(bank, solver, sigmas, max_order=4):
+    """[K, n, dim] local error vectors (solver step from the exact state minus the exact state) of each step of
+    `solver` on the grid `sigmas` (K+1 values, descending, last 0): the K-1 steps between non-zero nodes, then
+    the Euler step to 0 (x_K = D(x(sigma_{K-1}))) against the teacher's sample."""
+    s = np.asarray(sigmas, np.float64)
+    nodes = s[:-1]
+    x, D = bank.at(nodes)
+    last = (D[-1] - bank.x_final)[None]
+    if len(nodes) == 1:
+        return last
+    return np.concatenate([_steps(solver, nodes, x, D, max_order) - x[1:], last])
+
+def local_errors(bank, solver, sigmas, max_order=4):
+    """[K] mean per-sample RMS of each step's local error (eq. 24)."""
+    return np.sqrt(np.mean(local_error_vectors(bank, solver, sigmas, max_order) ** 2, axis=2)).mean(axis=1)
+
+def propagation(sigmas, beta, sigma_data):
+    """[K] scalar factors (sigma_data / sqrt(sigma^2 + sigma_data^2))^beta at the end of each step: how an
+    error made there reaches the sample, exact for Gaussian data (docs/solver-aware-art.md §6)."""
+    s = np.asarray(sigmas, np.float64)[1:]
+    return (sigma_data / np.sqrt(s ** 2 + sigma_data ** 2)) ** beta
+
+def surrogate(bank, solver, sigmas, *, beta=1.0, sigma_data=0.5, max_order=4):
+    """The ART cost of a grid for `solver` (eq. 26): sum_i w_i E|e_i|, the local errors carried to the sample by
+    the factors w_i = propagation(...); by the triangle inequality a first-order bound on the global error that,
+    unlike the norm of the summed vectors, cannot be lowered by tuning cancellations on the bank's trajectories."""
+    return float(np.sum(propagation(sigmas, beta, sigma_data) * local_errors(bank, solver, sigmas, max_order)))
+
+#----------------------------------------------------------------------------
+# The leading-order density: equal-step probes.
+
+def density(bank, solver, sigma, rel_step=0.3, max_order=4):
+    """r_S(sigma) = E e(sigma, h) / |h|^p for one step of size h = -rel_step sigma with an equal-step
+    history (previous nodes at sigma - j h, clipped to sigma_max), p = POWERS[solver]."""
+    p = POWERS[solver]
+    hist = {'euler': 0, 'dpmpp-2m': 1, 'ipndm': max_order - 1}[solver]
+    out = []
+    for sg in np.asarray(sigma, np.float64):
+        h = -rel_step * sg
+        s = np.array([sg - j * h for j in range(hist, 0, -1)] + [sg, sg + h])
+        s = s[s <= bank.sigma_max * (1 + 1e-12)]
+        x, D = bank.at(s)
+        pred = _steps(solver, s, x, D, max_order)[-1]               # the last step, with the full history
+        out.append(np.sqrt(np.mean((pred - x[-1]) ** 2, axis=1)).mean() / abs(h) ** p)
+    return np.array(out)
+
+#----------------------------------------------------------------------------
+# The discrete optimum: minimise the surrogate over the nodes.
+
+def refine(bank, solver, sigmas, *, last_node='learned', beta=1.0, sigma_data=0.5, max_order=4, maxiter=200):
+    """Nodes minimising surrogate(bank, solver, .) from the grid `sigmas` (K+1 values ending in 0): sigma_0
+    fixed at sigma_max, the others free in log sigma (the last one pinned at sigma_min if last_node='pinned'),
+    kept in [sigma_min, sigma_max] and sorted; beta and sigma_data as in surrogate(). L-BFGS-B with
+    finite-difference gradients; no network calls."""
+    s0 = np.asarray(sigmas, np.float64)
+    K = len(s0) - 1
+    free = K - 1 - (1 if last_node == 'pinned' else 0)
+    if free < 1:
+        return s0
+    lo, hi = np.log(bank.sigma_min), np.log(bank.sigma_max)
+
+    def grid(v):
+        inner = np.sort(np.exp(np.clip(v, lo, hi)))[::-1]
+        tail = [bank.sigma_min] if last_node == 'pinned' else []
+        return np.concatenate([[bank.sigma_max], inner, tail, [0.0]])
+
+    def cost(v):
+        g = grid(v)
+        if np.any(np.diff(g[:-1]) >= 0):                               # coincident nodes: a zero step
+            g = g.copy()
+            for i in range(1, K):
+                g[i] = min(g[i], g[i - 1] * (1 - 1e-9))
+        return surrogate(bank, solver, g, beta=beta, sigma_data=sigma_data, max_order=max_order)
+
+    v0 = np.log(s0[1:1 + free])
+    res = scipy.optimize.minimize(cost, v0, method='L-BFGS-B', bounds=[(lo, hi)] * free,
+                                  options=dict(maxiter=maxiter, eps=1e-4))
+    best = res.x if res.fun <= cost(v0) else v0
+    out = grid(best)
+    for i in range(1, K):
+        out[i] = min(out[i], out[i - 1] * (1 - 1e-9))
+    return out
+
+#----------------------------------------------------------------------------
+
+def bank_from_trajectories(net, sigmas, latents, class_labels=None, batch=64):
+    """A TrajectoryBank from Heun teacher trajectories on `sigmas` (K+1, ending in 0): the states at the
+    non-zero nodes, D at them (the Euler half of each Heun step evaluates D exactly there) and the samples."""
+    from art import sampler # pylint: disable=import-outside-toplevel
+    sig = torch.as_tensor(sigmas, dtype=torch.float64, device=latents.device)
+    N = len(sig) - 1
+    xs, Ds, finals = [], [], []
+    for b0 in range(0, len(latents), batch):
+        z = latents[b0:b0 + batch]
+        c = None if class_labels is None else class_labels[b0:b0 + batch]
+        rec = _NodeRecorder(net, sig[:-1])
+        traj = sampler.trajectory(rec, z, sig, c, solver='heun')
+        xs.append(traj[:N].cpu().numpy())
+        Ds.append(torch.stack(rec.at_nodes).cpu().numpy())
+        finals.append(traj[N].cpu().numpy())
+    return TrajectoryBank(sig[:-1].cpu().numpy(), np.concatenate(xs, 1), np.concatenate(Ds, 1), np.concatenate(finals, 0))
+
+class _NodeRecorder(torch.nn.Module):
+    """Wraps a network under Heun (no churn): calls 0, 2, 4, ... are the Euler halves of the steps, made at
+    the node states x_i and sigma_i; it keeps their outputs D(x_i; sigma_i)."""
+    def __init__(self, net, nodes):
+        super().__init__()
+        self.net, self.nodes, self.at_nodes, self.calls = net, nodes, [], 0
+        for name in ('img_resolution', 'img_channels', 'label_dim', 'sigma_min', 'sigma_max', 'sigma_data'):
+            setattr(self, name, getattr(net, name, None))
+
+    def round_sigma(self, sigma):
+        return self.net.round_sigma(sigma)
+
+    def forward(self, x, sigma, class_labels=None):
+        out = self.net(x, sigma, class_labels)
+        if self.calls % 2 == 0:
+            assert float(sigma) == float(self.nodes[self.calls // 2])
+            self.at_nodes.append(out.to(torch.float64))
+        self.calls += 1
+        return out
+
+#----------------------------------------------------------------------------
