@@ -398,7 +398,8 @@ def ld3(net, num_steps, *, solver='euler', num_train=32, iters=100, lr=0.05, bat
 
     phi = identity (pixel RMS) or the features of `detector` (an art.detectors stand-in). The teacher x_ref is
     art.sampler.reference_samples (Heun on EDM's rho=7 grid, `ref_steps` steps) from `num_train` warm-up latents
-    (art.sampler.warmup_latents(seed)); minibatches of `batch`; theta starts at EDM's rho=7 grid (ld3_init).
+    (art.sampler.warmup_latents(seed)); minibatches of `batch`; theta starts at EDM's rho=7 grid (ld3_init);
+    the learning rate follows a cosine decay from `lr` to 0 over `iters`.
     Unlike the paper there is no decoupled time input and no soft teacher forcing. With batch >= num_train the
     iterate with the lowest loss is kept, else the last. Returns a schedule dict with loss_history = [loss at
     the EDM init, loss of the result] on the training latents and train_seconds."""
@@ -437,6 +438,7 @@ def ld3(net, num_steps, *, solver='euler', num_train=32, iters=100, lr=0.05, bat
     if n_free > 0 and iters > 0:
         theta = theta.clone().requires_grad_(True)
         opt = torch.optim.Adam([theta], lr=lr)
+        decay = torch.optim.lr_scheduler.LambdaLR(opt, lambda it: 0.5 * (1 + np.cos(np.pi * it / iters)))
         gen = torch.Generator().manual_seed(int(seed))
         order = torch.randperm(num_train, generator=gen)
         pos = 0
@@ -453,6 +455,7 @@ def ld3(net, num_steps, *, solver='euler', num_train=32, iters=100, lr=0.05, bat
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+                decay.step()
                 if log is not None and (it % 20 == 0 or it == iters - 1):
                     log(f'ld3 K={K} ({solver}) iter {it}: loss {value:.5g}')
         with torch.no_grad():
