@@ -7,7 +7,6 @@ the reference)."""
 
 import importlib.util
 import math
-import pathlib
 
 import numpy as np
 import PIL.Image
