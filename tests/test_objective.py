@@ -131,7 +131,7 @@ def _dit_states(net, n=4):
     return [states[i] for i in (0, 8, 12, 15, 17)], labels
 
 def _assert_dit_backends_agree(net):
-    """forward, double-backward and finite differences agree to 1e-3 per sample (issue 4). The finite
+    """forward, double-backward and finite differences agree to 1e-3 per sample. The finite
     differences run on a float64 copy of the DiT (objective._fd_network): in float32 a central
     difference of this ReLU network is stuck at ~1e-2 (round-off vs activation kinks)."""
     states, labels = _dit_states(net)
