@@ -102,8 +102,8 @@ _float64_copies = weakref.WeakKeyDictionary()  # net -> its float64 copy (networ
 def _fd_network(net):
     """The network the finite differences evaluate: a cached float64 copy when the class says its
     forward honours float64 weights (float64_ok, e.g. training.dit.DiTPrecond), else `net` itself.
-    In float32 a central difference of a ReLU network cannot get below ~1e-2 relative error: round-off
-    dominates for small steps and the activation kinks inside the step for large ones."""
+    In float32 a central difference of a ReLU network is limited by round-off for small steps and by
+    the activation kinks inside the step for large ones (docs/results.md §7)."""
     if not (isinstance(net, torch.nn.Module) and getattr(net, 'float64_ok', False)):
         return net
     if all(p.dtype == torch.float64 for p in net.parameters()):
