@@ -91,7 +91,8 @@ def trajectory_bank(net, *, num_trajectories=128, fine_steps=128, batch=64, sigm
         return cache[key]
     if log is not None:
         log(f'Measuring the trajectory bank ({num_trajectories} trajectories, {fine_steps} nodes)...')
-    sigmas = schedules.get_sigmas('edm', fine_steps, sigma_min=lo, sigma_max=hi, device=device)
+    sigmas = schedules.get_sigmas('edm', fine_steps, sigma_min=lo, sigma_max=hi, device=device).clone()
+    sigmas[0], sigmas[-2] = hi, lo                                  # exact ends (the rho formula rounds them)
     latents, labels = sampler.warmup_latents(net, num_trajectories, seed, device)
     cache[key] = local_error.bank_from_trajectories(net, sigmas, latents, labels, batch=batch)
     return cache[key]

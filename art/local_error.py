@@ -133,7 +133,7 @@ def density(bank, solver, sigma, rel_step=0.3, max_order=4):
 
 def refine(bank, solver, sigmas, *, last_node='learned', beta=1.0, sigma_data=0.5, max_order=4, maxiter=200):
     """Nodes minimising surrogate(bank, solver, .) from the grid `sigmas` (K+1 values ending in 0): sigma_0
-    fixed at sigma_max, the others free in log sigma (the last one pinned at sigma_min if last_node='pinned'),
+    (the grid's first node) fixed, the others free in log sigma (the last one kept if last_node='pinned'),
     kept in [sigma_min, sigma_max] and sorted; beta and sigma_data as in surrogate(). L-BFGS-B with
     finite-difference gradients; no network calls."""
     s0 = np.asarray(sigmas, np.float64)
@@ -145,8 +145,8 @@ def refine(bank, solver, sigmas, *, last_node='learned', beta=1.0, sigma_data=0.
 
     def grid(v):
         inner = np.sort(np.exp(np.clip(v, lo, hi)))[::-1]
-        tail = [bank.sigma_min] if last_node == 'pinned' else []
-        return np.concatenate([[bank.sigma_max], inner, tail, [0.0]])
+        tail = [s0[-2]] if last_node == 'pinned' else []
+        return np.concatenate([s0[:1], inner, tail, [0.0]])
 
     def cost(v):
         g = grid(v)

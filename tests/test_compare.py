@@ -134,7 +134,7 @@ def test_compare_gauss1d_outputs(tmp_path):
         assert cell['rms'] == pytest.approx(want, rel=1e-4)
 
     md = (out / 'results.md').read_text()
-    assert '### Euler, RMS error' in md and '### Heun, RMS error' in md
+    assert '### euler, RMS error' in md and '### heun, RMS error' in md and 'NFE = 2K - 1)' in md
     assert '| schedule | NFE 3 | NFE 4 | NFE 5 |' in md and '±' in md
     # Heun NFE 3 is K = 2: every grid is [sigma_max, sigma_min, 0], so the three rows tie.
     heun3 = [c['rms'] for c in res['cells'].values() if c['solver'] == 'heun' and c['nfe'] == 3 and c['seed_set'] == 0 and c['schedule'] != 'mine']
@@ -183,7 +183,7 @@ def test_compare_fd_matches_own_statistics(tmp_path):
     # (30 samples in 84-d: singular covariances, so sqrtm leaves ~1e-5 of round-off.)
     assert res['cells']['logsnr|euler|3|0']['fd'] == pytest.approx(0, abs=1e-3)
     assert res['cells']['edm|euler|3|0']['fd'] > 0.1
-    assert f'### Euler, {label}' in (out / 'results.md').read_text()
+    assert f'### euler, {label}' in (out / 'results.md').read_text()
 
 #----------------------------------------------------------------------------
 # A cell's samples are generate.py's images for the same seeds (EDM's draw order, same conversion).
@@ -290,4 +290,4 @@ def test_compare_preset_defaults_and_overrides(tmp_path):
     assert (s['network'], s['num'], s['ref_steps'], s['detector'], s['fd_label']) == ('builtin:gauss1d', 8, 8, 'lenet-mnist', 'FD-LeNet')
     assert os.path.samefile(s['ref_stats'], preset['ref'])
     assert list(res['cells']) == ['edm|heun|5|0'] and res['cells']['edm|heun|5|0']['fd'] > 0
-    assert '### Heun, FD-LeNet' in r.output and '### Heun, RMS error' in r.output
+    assert '### heun, FD-LeNet' in r.output and '### heun, RMS error' in r.output

@@ -1,0 +1,105 @@
+# ART-EDM: learned time grids for EDM-style diffusion samplers.
+# Copyright (c) 2026 The ART-EDM authors. Released under the MIT License (see LICENSE).
+
+"""Tests for art.local_error and the multistep error models (docs/solver-aware-art.md §7-§9), on Gaussian
+data where the PF-ODE trajectory and D along it are known in closed form."""
+
+import numpy as np
+import pytest
+import torch
+
+from art import local_error as le
+from art import objective, sampler, schedules
+from gauss_net import Gauss
+
+S = 0.5   # data std
+T = 80.0
+
+def _exact(sigma, xT):
+    """x(sigma) and D(x(sigma); sigma) for N(0, S^2) data, from x(T) = xT: x = xT sqrt(sigma^2+S^2)/sqrt(T^2+S^2)."""
+    sigma = np.asarray(sigma, np.float64)[:, None]
+    x = xT[None] * np.sqrt(sigma ** 2 + S ** 2) / np.sqrt(T ** 2 + S ** 2)
+    return x, x * S ** 2 / (S ** 2 + sigma ** 2)
+
+def _bank(n=4, N=3000):
+    xT = np.random.default_rng(0).standard_normal(n) * T
+    s = np.exp(np.linspace(np.log(T), np.log(0.002), N))
+    s[0], s[-1] = T, 0.002
+    x, D = _exact(s, xT)
+    x0 = xT * S / np.sqrt(T ** 2 + S ** 2)
+    return le.TrajectoryBank(s, x[:, :, None], D[:, :, None], x0[:, None]), xT
+
+#----------------------------------------------------------------------------
+
+@pytest.mark.parametrize('solver', ['euler', 'dpmpp-2m', 'ipndm'])
+def test_step_errors_match_the_sampler(solver):
+    """The bank's step (23) from exact states equals art.sampler's update from the same states: the last step of
+    sample() on the grid, run from the exact state at its first node, for a linear (Gaussian) denoiser whose
+    history enters linearly is checked on a two-node grid (first step: no history)."""
+    bank, xT = _bank()
+    net = Gauss(s=S)
+    for a, b in [(10.0, 6.0), (1.0, 0.7), (0.05, 0.03)]:
+        x_a, _ = _exact([a], xT)
+        x_b, _ = _exact([b], xT)
+        grid = torch.tensor([a, b, 0.0], dtype=torch.float64)
+        z = torch.as_tensor(x_a[0] / a).reshape(-1, 1, 1, 1)
+        ours = sampler.sample(net, z, grid, solver=solver, final_step='none').flatten().numpy()
+        e = le.local_error_vectors(bank, solver, [a, b, 0.0])[0, :, 0]
+        np.testing.assert_allclose(ours - x_b[0], e, rtol=1e-5, atol=1e-9)
+
+def test_dpmpp_2m_leading_term():
+    """Eq. (20): the 2M error of a step with ratio r is h^3 [D'/12 + (1/6 + r/4) D''] + O(h^4) (lambda frame)."""
+    bank, xT = _bank(n=2, N=6000)
+    lam0 = -np.log(0.8)
+    Dl = lambda lam: _exact(np.exp(-np.atleast_1d(lam)), xT)[1][0]
+    d = 1e-3
+    D1 = (Dl(lam0 + d) - Dl(lam0 - d)) / (2 * d)
+    D2 = (Dl(lam0 + d) - 2 * Dl(lam0) + Dl(lam0 - d)) / d ** 2
+    for r in (1.0, 1.5):
+        ratios = []
+        for h in (0.04, 0.02):
+            lams = np.array([lam0 - r * h, lam0, lam0 + h])
+            e = -le.local_error_vectors(bank, 'dpmpp-2m', list(np.exp(-lams)) + [0.0])[1, :, 0]  # exact - step
+            ratios.append(e / (h ** 3 * (D1 / 12 + (1 / 6 + r / 4) * D2)))
+        np.testing.assert_allclose(ratios[1], 1, rtol=0.06)             # converges to the prediction
+        assert np.all(np.abs(ratios[1] - 1) < np.abs(ratios[0] - 1) + 1e-3)
+
+def test_flow_derivatives_lambda_gaussian():
+    """objective.flow_derivatives_lambda (D', D'' along the flow, eq. 21) against the closed form."""
+    net = Gauss(s=S)
+    xT = np.array([30.0, -50.0])
+    for sigma in (20.0, 1.0, 0.1):
+        x, _ = _exact([sigma], xT)
+        Dl = lambda lam: _exact(np.exp(-np.atleast_1d(lam)), xT)[1][0]
+        lam, d = -np.log(sigma), 1e-3
+        D1 = (Dl(lam + d) - Dl(lam - d)) / (2 * d)
+        D2 = (Dl(lam + d) - 2 * Dl(lam) + Dl(lam - d)) / d ** 2
+        _D, est1, est2 = objective.flow_derivatives_lambda(net, torch.as_tensor(x[0]).reshape(-1, 1, 1, 1), sigma, rel_step=0.01)
+        np.testing.assert_allclose(est1.flatten().numpy(), D1, rtol=1e-3)
+        np.testing.assert_allclose(est2.flatten().numpy(), D2, rtol=2e-3)
+
+#----------------------------------------------------------------------------
+
+@pytest.mark.parametrize('solver', ['dpmpp-2m', 'ipndm'])
+def test_refine_lowers_the_cost_and_keeps_a_valid_grid(solver):
+    bank, _ = _bank(n=8, N=400)
+    for last_node in ('learned', 'pinned'):
+        edm = schedules.get_sigmas('edm', 6, sigma_min=0.002, sigma_max=T).numpy()
+        g = le.refine(bank, solver, edm, last_node=last_node, sigma_data=S)
+        schedules.check_sigmas([float(v) for v in g])
+        assert g[0] == T and len(g) == 7
+        if last_node == 'pinned':
+            assert abs(g[-2] - 0.002) < 1e-12
+        assert le.surrogate(bank, solver, g, sigma_data=S) < 0.9 * le.surrogate(bank, solver, edm, sigma_data=S)
+
+def test_bank_from_trajectories_records_D_at_the_nodes():
+    net = Gauss(s=S, res=2)
+    z = torch.randn(3, 1, 2, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    fine = schedules.get_sigmas('edm', 12, sigma_min=0.002, sigma_max=T)
+    bank = le.bank_from_trajectories(net, fine, z)
+    states = sampler.trajectory(net, z, fine, solver='heun')
+    x, D = bank.at(fine[:-1].numpy())
+    np.testing.assert_allclose(x, states[:-1].reshape(12, 3, -1).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(D, (states[:-1] * S ** 2 / (S ** 2 + fine[:-1, None, None, None, None] ** 2)).reshape(12, 3, -1).numpy(), rtol=1e-12)
+
+#----------------------------------------------------------------------------
