@@ -12,14 +12,18 @@
       V_1(i) = C[i, N-1],   V_k(i) = min_{i < j < N-1} C[i, j] + coeff * V_{k-1}(j),
 
   i.e. the cost of the m-th step from the start is weighted by coeff^m (coeff > 1 favours accuracy
-  near the data end, compensating accumulated error; the paper's default is about 1.15). The coarse
-  step is Euler with the teacher's own derivative d_i (as GITS does) or, for Heun students, one Heun
-  step (`coarse='heun'`). The EDM sampler then steps from sigma_min to 0 as usual (NFE = 2K-1 / K).
+  near the data end, compensating accumulated error; the paper's default is about 1.15). The step cost is
+  the student solver's own: one step for euler (GITS's original), heun and rk4; for the multistep
+  solvers dpmpp-2m and ipndm a cost C[h, i, j] of the step i -> j with the teacher's history at h and a DP
+  over pairs (h, i) (gits_pair_costs, gits_pair_dp; iPNDM's cost is the order-2 member of its recursion).
+  The sampler then steps from sigma_min to 0 as usual. docs/peers-impl.md has the equations.
+- LD3 (Tong et al., ICLR'25): the nodes learned by Adam through a differentiable rollout of the student
+  solver on its terminal distance to a high-NFE teacher from the same latents (`ld3`).
 - EDM with the best rho per (network, solver, K): rho searched on a grid by the RMS error against a
   high-NFE reference from warm-up latents (seeds disjoint from the evaluation seeds).
 - logSNR-uniform lives in art.schedules ('logsnr').
 
-`gits()` and `edm_best_rho()` return schedule dicts (sigmas + what they learned); art.methods registers
+`gits()`, `ld3()` and `edm_best_rho()` return schedule dicts (sigmas + what they learned); art.methods registers
 them. Warm-up latents come from art.sampler.warmup_latents (EDM's per-seed draws, seeds >= 1000000).
 """
 
