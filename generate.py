@@ -47,9 +47,7 @@ def _seed_list(ctx, param, value):
 # Batches of seeds: EDM's split, nearly equal chunks, rank r takes chunks r, r+W, r+2W, ... (§2.2).
 
 def split_seeds(seeds, max_batch_size, world_size=1, rank=0):
-    num_batches = ((len(seeds) - 1) // (max_batch_size * world_size) + 1) * world_size
-    all_batches = torch.as_tensor(seeds).tensor_split(num_batches)
-    return all_batches[rank :: world_size]
+    return dist.split_batches(seeds, max_batch_size, rank, world_size)
 
 #----------------------------------------------------------------------------
 # Output file of a seed (§2.7).

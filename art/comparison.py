@@ -134,11 +134,8 @@ def seed_sets(num, num_sets, first_seed=0):
 #----------------------------------------------------------------------------
 
 def rank_batches(seeds, max_batch_size, rank=None, world_size=None):
-    rank = dist.get_rank() if rank is None else rank
-    world_size = dist.get_world_size() if world_size is None else world_size
-    num_batches = ((len(seeds) - 1) // (max_batch_size * world_size) + 1) * world_size
-    chunks = torch.as_tensor(seeds).tensor_split(num_batches)
-    return [c.tolist() for c in chunks[rank::world_size] if len(c)]
+    """This rank's non-empty batches of seeds (lists), EDM's split (torch_utils.distributed.split_batches)."""
+    return [c.tolist() for c in dist.split_batches(seeds, max_batch_size, rank, world_size) if len(c)]
 
 #----------------------------------------------------------------------------
 # Sampling one batch with EDM's draw order: latents, then labels, then the sampler's draws.

@@ -153,7 +153,7 @@ def refine(bank, solver, sigmas, *, last_node='learned', beta=1.0, sigma_data=0.
         if np.any(np.diff(g[:-1]) >= 0):                               # coincident nodes: a zero step
             g = g.copy()
             for i in range(1, K):
-                g[i] = min(g[i], g[i - 1] * (1 - 1e-9))
+                g[i] = min(g[i], g[i - 1] * (1 - 1e-5))
         return surrogate(bank, solver, g, beta=beta, sigma_data=sigma_data, max_order=max_order)
 
     v0 = np.log(s0[1:1 + free])
@@ -162,7 +162,7 @@ def refine(bank, solver, sigmas, *, last_node='learned', beta=1.0, sigma_data=0.
     best = res.x if res.fun <= cost(v0) else v0
     out = grid(best)
     for i in range(1, K):
-        out[i] = min(out[i], out[i - 1] * (1 - 1e-9))
+        out[i] = min(out[i], out[i - 1] * (1 - 1e-5))
     return out
 
 #----------------------------------------------------------------------------

@@ -90,12 +90,10 @@ def _parse_value(text, default, key, name):
                     return v
                 except ValueError:
                     pass
-            if default is not None:
-                raise ValueError
-            return t
+            raise ValueError  # options without a default value are numbers or booleans
         return t
     except ValueError:
-        kind = 'a/b/c list of numbers' if isinstance(default, tuple) else type(default).__name__ if default is not None else 'value'
+        kind = 'a/b/c list of numbers' if isinstance(default, tuple) else type(default).__name__ if default is not None else 'number (or true/false)'
         raise dnnlib.UserError(f'Option "{key}={text}" of method "{name}" is not a valid {kind}') from None
 
 def parse_spec(spec):

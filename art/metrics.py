@@ -133,9 +133,8 @@ def stats_from_images(image_path, detector, num_expected=None, seed=0, max_batch
     dim = feature_dim(detector, dataset_obj.image_shape, device)
 
     # Same split as generate.py: equal numbers of (possibly empty) batches on every rank.
-    num_batches = ((len(dataset_obj) - 1) // (max_batch_size * world_size) + 1) * world_size
-    all_batches = torch.arange(len(dataset_obj)).tensor_split(num_batches)
-    rank_batches = all_batches[rank :: world_size]
+    from torch_utils.distributed import split_batches # pylint: disable=import-outside-toplevel
+    rank_batches = split_batches(range(len(dataset_obj)), max_batch_size, rank, world_size)
     loader_kwargs = dict(num_workers=num_workers, prefetch_factor=prefetch_factor) if num_workers > 0 else {}
     data_loader = torch.utils.data.DataLoader(dataset_obj, batch_sampler=rank_batches, **loader_kwargs)
 

@@ -152,7 +152,9 @@ def _euler_heun(den, x, t, hook, *, final_euler, heun, randn_like, S_churn, S_mi
     t_cur_all, t_next_all = t[:-1], t[1:]
     gammas = _churn_gammas(t_cur_all, n, S_churn, S_min, S_max)
     t_hat_all = torch.as_tensor(round_sigma(t_cur_all + gammas * t_cur_all)).to(torch.float64)
-    noise_coef = (t_hat_all ** 2 - t_cur_all ** 2).sqrt() * S_noise
+    churn = gammas > 0                                 # sqrt only where there is churn: differentiable in the grid
+    diff = t_hat_all ** 2 - t_cur_all ** 2
+    noise_coef = torch.where(churn, torch.where(churn, diff, torch.ones_like(diff)).sqrt(), torch.zeros_like(diff)) * S_noise
     h_all = t_next_all - t_hat_all
     for i in range(n):
         t_hat, t_next, h = t_hat_all[i], t_next_all[i], h_all[i]
@@ -173,7 +175,7 @@ def _dpmpp_2m(den, x, t, hook, *, final_euler):
     (Dhat_i = D_i) on the first step and on the final step (there x_{i+1} = D_i at sigma = 0)."""
     n = t.numel() - 1
     ratio = t[1:] / t[:-1]
-    lam = -t.log()
+    lam = -torch.where(t > 0, t, torch.ones_like(t)).log()  # the step to 0 (first order) needs no lambda
     h = lam[1:] - lam[:-1]
     half_inv_r = h[1:] / (2 * h[:-1]) # 1/(2 r_i) for i = 1..n-1
     D_prev = None

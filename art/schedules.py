@@ -257,7 +257,7 @@ def sigmas_from_nodes(nodes, sigma_min):
     K = len(nodes)
     nodes[1:] = np.maximum(nodes[1:], sigma_min * (1 + 1e-3) ** np.arange(K - 2, -1, -1))
     for i in range(1, K):
-        nodes[i] = min(nodes[i], nodes[i - 1] * (1 - 1e-9))
+        nodes[i] = min(nodes[i], nodes[i - 1] * (1 - 1e-5))
     sigmas = np.concatenate([nodes, [0.0]])
     return sigmas, (sigmas[:-1] - sigmas[1:]) * K / sigmas[0]
 

@@ -85,7 +85,7 @@ def test_spec_grammar():
     assert opts == dict(lr_critic=None, iters=10)
     for bad, msg in [('nope', 'Unknown method'), ('closed-form:nope=1', 'has no option "nope"'),
                      ('closed-form:beta', 'Cannot parse'), ('art-rl:iters=1.5', 'not a valid int'),
-                     ('closed-form:beta=x', 'not a valid float'), ('closed-form:beta=1:beta=2', 'given twice'),
+                     ('closed-form:beta=x', 'not a valid number'), ('gits:coeff=x', 'not a valid float'), ('closed-form:beta=1:beta=2', 'given twice'),
                      ('art-rl:lr=nan', 'not a valid float')]:
         with pytest.raises(dnnlib.UserError, match=msg):
             methods.parse_spec(bad)

@@ -99,3 +99,16 @@ def print0(*args, **kwargs) -> None:
     """print() on rank 0 only."""
     if get_rank() == 0:
         print(*args, **kwargs)
+
+#----------------------------------------------------------------------------
+# EDM's split of an index list over batches and ranks (edm-spec.md §2.2).
+
+def split_batches(items, max_batch_size, rank=None, world_size=None):
+    """Nearly equal chunks (the same number on every rank, some possibly empty), at most max_batch_size
+    per chunk on each rank; rank r takes chunks r, r+W, r+2W, ... Returns a list of 1-D int64 tensors."""
+    rank = get_rank() if rank is None else rank
+    world_size = get_world_size() if world_size is None else world_size
+    num_batches = ((len(items) - 1) // (max_batch_size * world_size) + 1) * world_size
+    return list(torch.as_tensor(items, dtype=torch.int64).tensor_split(num_batches)[rank :: world_size])
+
+#----------------------------------------------------------------------------
