@@ -215,6 +215,7 @@ def _cmd(outdir):
 
 #----------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_compare_resume_after_sigkill(tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS='1')
     full, killed = tmp_path / 'full', tmp_path / 'killed'

@@ -132,6 +132,7 @@ def resnet56_stats(shared_root, tmp_path_factory):
     stats = {k: metrics.stats_from_images(p, det, max_batch_size=500, num_workers=0, verbose=False) for k, p in zips.items()}
     return det, label, x, y, stats
 
+@pytest.mark.slow
 def test_resnet56_accuracy(resnet56_stats):
     det, label, x, y, _ = resnet56_stats
     assert label == 'FD-ResNet56'

@@ -21,6 +21,7 @@ PAPER_ART_RL = {2: .345, 5: .149, 10: .079, 20: .042, 50: .020, 100: .013}   # v
 
 #----------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_gauss1d_matches_paper_row(tmp_path):
     """One ART-RL run on a 10-step clock (paper init theta = 1, raw |Q|, B = 64); the K-step grids are
     read off the learned time change psi(t). Exact W2 <= paper's ART-RL row + 0.005 at every K."""
@@ -151,6 +152,7 @@ def test_augmented_lagrangian_meets_budget_and_resumes(tmp_path):
     with pytest.raises(dnnlib.UserError, match='step cost'):
         rl.train(net, 4, iters=1, step_cost='midpoint', progress=False)
 
+@pytest.mark.slow
 def test_gmm_digits_short_run_beats_edm():
     """A short run of the default algorithm (400 iterations of 32 trajectories, faster step sizes) on
     builtin:gmm-digits: its grids beat EDM rho=7 clearly and approach the closed form (the full-length
