@@ -161,18 +161,24 @@ def surrogate_error(sigmas, sigma_fine, rbar, p):
 #----------------------------------------------------------------------------
 # The method: a schedule dict for art.schedules.save_schedule.
 
-def fit(net, num_steps, *, solver='euler', last_node='learned', beta=None, refine=None, num_trajectories=128, fine_steps=128,
-        batch=64, sigma_min=None, sigma_max=None, backend='auto', seed=0, device='cpu', progress=False, log=None):
+PROPAGATIONS = ('measured', 'gaussian')
+
+def fit(net, num_steps, *, solver='euler', last_node='learned', beta=None, refine=None, propagation='measured', num_trajectories=128,
+        fine_steps=128, batch=64, sigma_min=None, sigma_max=None, backend='auto', seed=0, device='cpu', progress=False, log=None):
     """Closed-form time-only ART schedule for K = num_steps, for `solver`'s error density (eq. 16).
 
     euler / heun: the per-state densities |Q| (the paper's) and |R| of art.objective. dpmpp-2m / ipndm: the
     leading term of their local error probed along the trajectory bank (art.local_error.density, eq. 25). With
     `refine` (default: on for REFINED solvers) the nodes then minimise the exact discrete cost, the sum of the
     solver's local errors with its real step ratios, warm start and final step, carried to the sample (eq. 26),
-    from the closed form, EDM's and the log-SNR grid, keeping the best. `beta` (default: 1 when refining, else 0) weights the error at
-    sigma by the propagation factor (sigma_data / sqrt(sigma^2 + sigma_data^2))^beta."""
+    from the closed form, EDM's and the log-SNR grid, keeping the best. Each error is carried to the sample by
+    the `propagation` factor: 'measured' (art.local_error.measured_propagation, eq. 27) or 'gaussian',
+    (sigma_data / sqrt(sigma^2 + sigma_data^2))^beta. `beta` (default: 1 when refining, else 0) also weights
+    the closed form's density."""
     if solver not in SOLVERS:
         raise dnnlib.UserError(f'No closed form for solver "{solver}"; choose one of {", ".join(SOLVERS)}')
+    if propagation not in PROPAGATIONS:
+        raise dnnlib.UserError(f'Unknown propagation "{propagation}"; choose one of {", ".join(PROPAGATIONS)}')
     refine = (solver in REFINED) if refine is None else bool(refine)
     beta = (1.0 if refine else 0.0) if beta is None else float(beta)
     if refine and solver not in local_error.SOLVERS:
@@ -195,8 +201,18 @@ def fit(net, num_steps, *, solver='euler', last_node='learned', beta=None, refin
         sigma_data = float(getattr(net, 'sigma_data', 0.5))
         named = lambda name: schedules.get_sigmas(name, num_steps, sigma_min=bank.sigma_min, sigma_max=bank.sigma_max).numpy()
         starts = dict(closed_form=np.asarray(sigmas, np.float64), edm=named('edm'), logsnr=named('logsnr'))
-        found = {name: local_error.refine(bank, solver, s0, last_node=last_node, beta=beta, sigma_data=sigma_data) for name, s0 in starts.items()}
-        cost = {name: local_error.surrogate(bank, solver, g, beta=beta, sigma_data=sigma_data) for name, g in found.items()}
+        weight = None
+        if propagation == 'measured':
+            key = ('propagation', id(bank))
+            cache = _profiles.setdefault(net, dict())
+            if key not in cache:
+                if log is not None:
+                    log('Measuring how errors propagate to the sample (12 noise levels, 16 trajectories)...')
+                cache[key] = local_error.measured_propagation(net, bank)
+            weight = cache[key]
+        kw = dict(beta=beta, sigma_data=sigma_data, weight=weight)
+        found = {name: local_error.refine(bank, solver, s0, last_node=last_node, **kw) for name, s0 in starts.items()}
+        cost = {name: local_error.surrogate(bank, solver, g, **kw) for name, g in found.items()}
         best = min(cost, key=cost.get)
         sigmas, time_change = found[best], None                     # a refined grid is K-specific
         extra = dict(refined_from=best, discrete_cost={k: float(v) for k, v in cost.items()})

@@ -49,6 +49,7 @@ class TrajectoryBank:
         self._x = scipy.interpolate.CubicHermiteSpline(lam, X, Dm - X, axis=0)
         self._D = scipy.interpolate.CubicSpline(lam, Dm, axis=0)
         self.x_final = np.asarray(x_final, np.float64).reshape(self.n, -1)
+        self.class_labels = None   # the trajectories' labels (bank_from_trajectories sets them)
 
     def at(self, sigmas):
         """(x, D) at the given sigmas (clipped to the fine range), each [len(sigmas), n, dim]."""
@@ -104,11 +105,37 @@ def propagation(sigmas, beta, sigma_data):
     s = np.asarray(sigmas, np.float64)[1:]
     return (sigma_data / np.sqrt(s ** 2 + sigma_data ** 2)) ** beta
 
-def surrogate(bank, solver, sigmas, *, beta=1.0, sigma_data=0.5, max_order=4):
+def surrogate(bank, solver, sigmas, *, beta=1.0, sigma_data=0.5, max_order=4, weight=None):
     """The ART cost of a grid for `solver` (eq. 26): sum_i w_i E|e_i|, the local errors carried to the sample by
     the factors w_i = propagation(...); by the triangle inequality a first-order bound on the global error that,
     unlike the norm of the summed vectors, cannot be lowered by tuning cancellations on the bank's trajectories."""
-    return float(np.sum(propagation(sigmas, beta, sigma_data) * local_errors(bank, solver, sigmas, max_order)))
+    w = propagation(sigmas, beta, sigma_data) if weight is None else weight(np.asarray(sigmas, np.float64)[1:])
+    return float(np.sum(w * local_errors(bank, solver, sigmas, max_order)))
+
+def measured_propagation(net, bank, *, num_probes=12, num_trajectories=16, steps=16, rel_size=1e-3):
+    """A weight function sigma -> w(sigma): the measured first-order factor by which an error at sigma reaches the
+    sample, E |x_0(x + delta) - x_0(x - delta)| / (2 |delta|) along the bank's trajectories, with delta along
+    dD/dlambda (the direction of the first-order local error, eq. 20) and x_0 the Heun solution on EDM's grid
+    from sigma to 0 (`steps` steps); at num_probes log-spaced sigmas, interpolated in log sigma (eq. 27)."""
+    from art import sampler, schedules # pylint: disable=import-outside-toplevel
+    n = min(num_trajectories, bank.n)
+    probes = np.exp(np.linspace(np.log(bank.sigma_max), np.log(bank.sigma_min), num_probes))
+    shape = [net.img_channels, net.img_resolution, net.img_resolution]
+    dD = bank._D.derivative() # pylint: disable=protected-access
+    labels = None if bank.class_labels is None else bank.class_labels[:n]
+    factors = []
+    for sg in probes:
+        x, _D = bank.at([sg])
+        v = dD(-np.log(sg)).reshape(bank.n, -1)[:n]
+        v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-30)
+        delta = rel_size * max(sg, 1e-3) * np.sqrt(bank.dim) * v
+        grid = (schedules.get_sigmas('edm', steps, sigma_min=bank.sigma_min, sigma_max=sg) if sg > bank.sigma_min * 1.01
+                else torch.tensor([sg, 0.0], dtype=torch.float64))     # at sigma_min: the final Euler step
+        run = lambda y: sampler.sample(net, torch.as_tensor(y / sg).reshape([n] + shape), grid, labels, solver='heun')
+        out = (run(x[0, :n] + delta) - run(x[0, :n] - delta)).reshape(n, -1).numpy()
+        factors.append(float(np.mean(np.linalg.norm(out, axis=1) / (2 * np.linalg.norm(delta, axis=1)))))
+    lp, lf = np.log(probes[::-1]), np.log(np.maximum(factors[::-1], 1e-12))
+    return lambda sigma: np.exp(np.interp(np.log(np.maximum(sigma, bank.sigma_min)), lp, lf))
 
 #----------------------------------------------------------------------------
 # The leading-order density: equal-step probes.
@@ -131,7 +158,7 @@ def density(bank, solver, sigma, rel_step=0.3, max_order=4):
 #----------------------------------------------------------------------------
 # The discrete optimum: minimise the surrogate over the nodes.
 
-def refine(bank, solver, sigmas, *, last_node='learned', beta=1.0, sigma_data=0.5, max_order=4, maxiter=200):
+def refine(bank, solver, sigmas, *, last_node='learned', beta=1.0, sigma_data=0.5, max_order=4, maxiter=200, weight=None):
     """Nodes minimising surrogate(bank, solver, .) from the grid `sigmas` (K+1 values ending in 0): sigma_0
     (the grid's first node) fixed, the others free in log sigma (the last one kept if last_node='pinned'),
     kept in [sigma_min, sigma_max] and sorted; beta and sigma_data as in surrogate(). L-BFGS-B with
@@ -154,7 +181,7 @@ def refine(bank, solver, sigmas, *, last_node='learned', beta=1.0, sigma_data=0.
             g = g.copy()
             for i in range(1, K):
                 g[i] = min(g[i], g[i - 1] * (1 - 1e-5))
-        return surrogate(bank, solver, g, beta=beta, sigma_data=sigma_data, max_order=max_order)
+        return surrogate(bank, solver, g, beta=beta, sigma_data=sigma_data, max_order=max_order, weight=weight)
 
     v0 = np.log(s0[1:1 + free])
     res = scipy.optimize.minimize(cost, v0, method='L-BFGS-B', bounds=[(lo, hi)] * free,
@@ -182,7 +209,9 @@ def bank_from_trajectories(net, sigmas, latents, class_labels=None, batch=64):
         xs.append(traj[:N].cpu().numpy())
         Ds.append(torch.stack(rec.at_nodes).cpu().numpy())
         finals.append(traj[N].cpu().numpy())
-    return TrajectoryBank(sig[:-1].cpu().numpy(), np.concatenate(xs, 1), np.concatenate(Ds, 1), np.concatenate(finals, 0))
+    bank = TrajectoryBank(sig[:-1].cpu().numpy(), np.concatenate(xs, 1), np.concatenate(Ds, 1), np.concatenate(finals, 0))
+    bank.class_labels = class_labels
+    return bank
 
 class _NodeRecorder(torch.nn.Module):
     """Wraps a network under Heun (no churn): calls 0, 2, 4, ... are the Euler halves of the steps, made at

@@ -160,12 +160,12 @@ def describe():
 _CF_OPTIONS = dict(last_node='learned', trajectories=128, fine_steps=128, batch=64, backend='auto')
 
 @register('closed-form', 'time-only ART optimum for the solver\'s local error: theta ~ E r_S^(-1/p) (Euler: the paper\'s |Q|)',
-          options=dict(_CF_OPTIONS, beta=None, refine=None), solvers=closed_form.SOLVERS)
-def _closed_form(net, num_steps, *, solver, seed, device, progress, log, last_node, beta, refine, trajectories, fine_steps, batch,
-                 backend, sigma_min, sigma_max):
-    return closed_form.fit(net, num_steps, solver=solver, last_node=last_node, beta=beta, refine=refine, num_trajectories=trajectories,
-        fine_steps=fine_steps, batch=batch, sigma_min=sigma_min, sigma_max=sigma_max, backend=backend, seed=seed,
-        device=device, progress=progress, log=log)
+          options=dict(_CF_OPTIONS, beta=None, refine=None, propagation='measured'), solvers=closed_form.SOLVERS)
+def _closed_form(net, num_steps, *, solver, seed, device, progress, log, last_node, beta, refine, propagation, trajectories, fine_steps,
+                 batch, backend, sigma_min, sigma_max):
+    return closed_form.fit(net, num_steps, solver=solver, last_node=last_node, beta=beta, refine=refine, propagation=propagation,
+        num_trajectories=trajectories, fine_steps=fine_steps, batch=batch, sigma_min=sigma_min, sigma_max=sigma_max,
+        backend=backend, seed=seed, device=device, progress=progress, log=log)
 
 @register('closed-form-tuned', 'closed-form with the propagation weight beta chosen by the terminal distance to a high-NFE reference',
           options=dict(_CF_OPTIONS, betas=(0.0, 0.5, 1.0, 1.5, 2.0, 3.0), detector='', num_reward=64, ref_steps=64),

@@ -102,4 +102,13 @@ def test_bank_from_trajectories_records_D_at_the_nodes():
     np.testing.assert_allclose(x, states[:-1].reshape(12, 3, -1).numpy(), rtol=1e-12)
     np.testing.assert_allclose(D, (states[:-1] * S ** 2 / (S ** 2 + fine[:-1, None, None, None, None] ** 2)).reshape(12, 3, -1).numpy(), rtol=1e-12)
 
+def test_measured_propagation_is_the_gaussian_factor():
+    """For N(0, S^2) data the flow is linear: an error at sigma reaches the sample scaled by S / sqrt(sigma^2 + S^2)."""
+    net = Gauss(s=S, res=2)
+    z = torch.randn(8, 1, 2, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    bank = le.bank_from_trajectories(net, schedules.get_sigmas('edm', 64, sigma_min=0.002, sigma_max=T), z)
+    w = le.measured_propagation(net, bank, num_probes=6, steps=64)
+    sig = np.exp(np.linspace(np.log(T), np.log(0.002), 6))            # the probe levels
+    np.testing.assert_allclose(w(sig), S / np.sqrt(sig ** 2 + S ** 2), rtol=0.02)
+
 #----------------------------------------------------------------------------
