@@ -16,13 +16,31 @@ from torch_utils.misc import write_atomic
 #----------------------------------------------------------------------------
 # Presets: defaults for options not given on the command line.
 
+_ART_RL_SHORT = 'art-rl@10:solver=euler:iters=150:batch=8:critic_warmup=30:lr=0.0005:lr_critic=0.005:lr_gamma=0.1:distil_batch=8'
+
 PRESETS = {
-    # README command 1: learn ART grids for the embedded MNIST model and compare them with EDM rho=7,
-    # uniform and logsnr under Heun, on a fresh machine (no ../shared), in <= 10 minutes on 2 CPU cores.
+    # README command 1: the embedded pretrained MNIST DiT; EDM rho=7, logsnr, the paper's closed form and
+    # ART-RL (Euler surrogate), and the solver-aware closed form, under Heun and iPNDM at low NFE; RMS and
+    # FD-LeNet over 2 seed sets; on a fresh machine (no ../shared) in <= 10 minutes on 2 quiet CPU cores.
     'default': dict(
+        network='builtin:mnist-dit',
+        schedules='edm,logsnr,closed-form=closed-form:solver=euler:trajectories=32:fine_steps=64,'
+                  f'art-rl={_ART_RL_SHORT},solver-aware=closed-form:trajectories=32:fine_steps=64',
+        solvers='heun,ipndm',
+        nfe='5,7,9',
+        samples=640,
+        seed_sets=2,
+        detector='lenet-mnist',
+        ref=str(LENET_MNIST_REF),
+        ref_steps=32,
+        batch=320,
+        outdir='compare-runs/default',
+        threads=2,
+    ),
+    # The previous default on the project's small UNet (builtin:mnist), Heun only.
+    'mnist': dict(
         network='builtin:mnist',
-        schedules='edm,uniform,logsnr,art-rl=art-rl@10:solver=euler:iters=150:batch=8:critic_warmup=30:lr=0.0005:lr_critic=0.005:lr_gamma=0.1:distil_batch=8,'
-                  'closed-form=closed-form:solver=euler:trajectories=32:fine_steps=64',
+        schedules=f'edm,uniform,logsnr,art-rl={_ART_RL_SHORT},closed-form=closed-form:solver=euler:trajectories=32:fine_steps=64',
         solvers='heun',
         nfe='5,9,13,19',
         samples=768,
@@ -31,7 +49,7 @@ PRESETS = {
         ref=str(LENET_MNIST_REF),
         ref_steps=40,
         batch=256,
-        outdir='compare-runs/default',
+        outdir='compare-runs/mnist',
         threads=1, # a tiny net: one intra-op thread avoids the oversubscription that makes 2 threads several times slower on a busy machine
     ),
 }
@@ -70,7 +88,7 @@ def main(ctx, preset, outdir, **opts):
     Examples:
 
     \b
-    # README command 1: the embedded default (builtin:mnist, ART learned on the fly, Heun NFE 5-19)
+    # README command 1: the embedded default (builtin:mnist-dit, grids learned on the fly, Heun and iPNDM at low NFE)
     python compare.py --preset=default
 
     \b

@@ -90,7 +90,7 @@ class ARTProblem:
         if self.K < 1:
             raise dnnlib.UserError(f'Number of steps must be at least 1, got {self.K}')
         if time_map not in TIME_MAPS:
-            raise dnnlib.UserError(f'Unknown --time-map "{time_map}"; choose one of {", ".join(TIME_MAPS)}')
+            raise dnnlib.UserError(f'Unknown ART-RL time_map "{time_map}"; choose one of {", ".join(TIME_MAPS)}')
         self.time_map = time_map
         self.T = self.sigma_max if time_map == 'linear' else 1.0  # clock length: sigma = T - psi, or a unit clock
         self.dt = self.T / self.K
@@ -156,7 +156,7 @@ class ARTProblem:
         if init == 'uniform':
             return torch.ones([self.K], dtype=torch.float64)
         if init != 'edm':
-            raise dnnlib.UserError(f'Unknown --init "{init}"; choose one of {", ".join(INITS)}')
+            raise dnnlib.UserError(f'Unknown ART-RL init "{init}"; choose one of {", ".join(INITS)}')
         psi = self.psi_of(schedules.get_sigmas('edm', self.K, sigma_min=self.sigma_min, sigma_max=self.sigma_max))
         return (psi[1:] - psi[:-1]) / self.dt
 
@@ -227,7 +227,7 @@ def calibrate_q_scale(problem, actor, base_theta, batch, generator, target=1.0):
     dpsi = ro.mean * problem.dt                                         # [K, B]
     integral = float((ro.q ** (1 / problem.power) * dpsi).sum(0).mean()) # p = 2 (Euler/ART) or 3 (Heun)
     if not (integral > 0 and math.isfinite(integral)):
-        raise dnnlib.UserError('Cannot calibrate the |Q| scale: Q is zero or non-finite along the initial rollout; use --q-scale=dim')
+        raise dnnlib.UserError('Cannot calibrate the |Q| scale: Q is zero or non-finite along the initial rollout; use the option q_scale=dim')
     return target * (problem.T / integral) ** problem.power
 
 #----------------------------------------------------------------------------
@@ -328,7 +328,7 @@ def train(net, num_steps, settings=DEFAULT, *, solver='euler', sigma_min=None, s
     if lr_critic is not None and not (isinstance(lr_critic, (int, float)) and math.isfinite(lr_critic) and lr_critic > 0):
         raise dnnlib.UserError(f'ART-RL setting lr_critic must be a finite number > 0, got {lr_critic!r}')
     if q_scale not in Q_SCALES:
-        raise dnnlib.UserError(f'Unknown --q-scale "{q_scale}"; choose one of {", ".join(Q_SCALES)}')
+        raise dnnlib.UserError(f'Unknown ART-RL q_scale "{q_scale}"; choose one of {", ".join(Q_SCALES)}')
     if step_cost not in STEP_COSTS:
         raise dnnlib.UserError(f'Unknown step cost "{step_cost}"; choose one of {", ".join(STEP_COSTS)}')
     device = torch.device(device)
@@ -367,7 +367,7 @@ def train(net, num_steps, settings=DEFAULT, *, solver='euler', sigma_min=None, s
         opt_actor.load_state_dict(state['opt_actor']); opt_critic.load_state_dict(state['opt_critic'])
         generator.set_state(state['generator'])
         gamma, start, c = state['gamma'], state['iteration'], state['q_scale_c']
-        if state.get('distil_from') == distil_from:  # else the accumulated window belongs to another --iters
+        if state.get('distil_from') == distil_from:  # else the accumulated window belongs to other iters
             theta_sum, theta_count = state['theta_sum'], state['theta_count']
 
     if c is None:
@@ -378,7 +378,7 @@ def train(net, num_steps, settings=DEFAULT, *, solver='euler', sigma_min=None, s
         try:
             ro = rollout(problem, actor, base_theta, max(batch, 16), generator, q_scale=c, stochastic=False, step_cost=step_cost)
         except FloatingPointError as e:
-            raise dnnlib.UserError(f'ART-RL diverged on the initial grid: {e}; try --q-backend=fd') from e
+            raise dnnlib.UserError(f'ART-RL diverged on the initial grid: {e}; try the option q_backend=fd') from e
         gamma = float(-problem.power * (ro.q_step[-1] * ro.mean[-1] ** (problem.power - 1)).mean())  # p = 2: -2 q m
     t_k = torch.arange(problem.K, dtype=torch.float64, device=device) * problem.dt
 
@@ -396,7 +396,7 @@ def train(net, num_steps, settings=DEFAULT, *, solver='euler', sigma_min=None, s
             try:
                 ro = rollout(problem, actor, base_theta, batch, generator, lam, eps, c, stochastic=True, step_cost=step_cost, std_cap=std_cap)
             except FloatingPointError as e:
-                raise dnnlib.UserError(f'ART-RL diverged at iteration {n}: {e}; lower --lr or try --q-backend=fd') from e
+                raise dnnlib.UserError(f'ART-RL diverged at iteration {n}: {e}; lower --lr or try the option q_backend=fd') from e
             theta, q, var = ro.theta.to(torch.float32), ro.q_step.to(torch.float32), ro.var.to(torch.float32)
 
             # TD errors (eq. 22) with the critic V_k = NN_c + lam t_k and the terminal value pinned to (gamma + lam) T.
@@ -412,7 +412,7 @@ def train(net, num_steps, settings=DEFAULT, *, solver='euler', sigma_min=None, s
             if augmented:  # augmented Lagrangian: + c/2 ((Σ_k m_k Δt - T) / T)², differentiated through m
                 loss_actor = loss_actor + 0.5 * augmented * ((budget - problem.T) / problem.T).square().mean()
             if not (torch.isfinite(loss_critic) and torch.isfinite(loss_actor)):
-                raise dnnlib.UserError(f'ART-RL diverged at iteration {n}: non-finite TD error or loss; lower --lr or --lam')
+                raise dnnlib.UserError(f'ART-RL diverged at iteration {n}: non-finite TD error or loss; lower the options lr or lam')
             opt_critic.zero_grad(set_to_none=True); opt_actor.zero_grad(set_to_none=True)
             (loss_critic + loss_actor).backward()  # disjoint parameters: two independent updates
             opt_critic.step()

@@ -280,11 +280,11 @@ def test_compare_torchrun_two_ranks(tmp_path):
 def test_compare_preset_defaults_and_overrides(tmp_path):
     import compare
     preset = compare.PRESETS['default']
-    assert preset['network'] == 'builtin:mnist' and os.path.isfile(preset['ref'])
-    assert set(preset['nfe'].split(',')) == {'5', '9', '13', '19'} and preset['solvers'] == 'heun'
+    assert preset['network'] == 'builtin:mnist-dit' and os.path.isfile(preset['ref']) and preset['seed_sets'] >= 2
+    assert preset['solvers'] == 'heun,ipndm' and compare.PRESETS['mnist']['network'] == 'builtin:mnist'
     out = tmp_path / 'p'
-    r = _run(['--preset=default', '--network=builtin:gauss1d', '--schedules=edm', '--nfe=5', '--samples=8',
-              '--ref-steps=8', f'--outdir={out}'])
+    r = _run(['--preset=default', '--network=builtin:gauss1d', '--schedules=edm', '--solvers=heun', '--seed-sets=1', '--nfe=5',
+              '--samples=8', '--ref-steps=8', f'--outdir={out}'])
     assert r.exit_code == 0, r.output
     res = json.loads((out / 'results.json').read_text())
     s = res['settings']

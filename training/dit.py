@@ -2,7 +2,7 @@
 # Copyright (c) 2026 The ART-EDM authors. Released under the MIT License (see LICENSE).
 
 """Small class-conditional DiT with EDM preconditioning, matching the pretrained MNIST denoiser
-`weights/edm-dit-mnist-11000.npz` of the shared folder (architecture: data/README.md §3.1;
+shipped as `art/assets/edm-dit-mnist-11000.npz` (MIT; THIRD_PARTY_NOTICES.md; architecture: the data card §3.1;
 preconditioning: Karras et al. 2022, Table 1, sigma_data = 0.5).
 
 Module and parameter names reproduce the checkpoint's state-dict keys (all under `model.`), so it
