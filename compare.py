@@ -126,22 +126,30 @@ def main(ctx, preset, outdir, **opts):
         for solver in lists['solvers']:
             if solver not in SOLVERS:
                 raise dnnlib.UserError(f'Unknown solver "{solver}" in --solvers; choose from {", ".join(SOLVERS)}')
-        cmp = comparison.Comparison(
-            network=opts['network'], outdir=outdir, trust_pickle=opts['trust_pickle'],
-            schedules=lists['schedules'], solvers=lists['solvers'],
-            nfes=opts['nfe'], num=opts['samples'], num_seed_sets=opts['seed_sets'], first_seed=opts['first_seed'],
-            detector=opts['detector'], ref=opts['ref'], ref_steps=opts['ref_steps'], batch=opts['batch'],
-            learn_seed=opts['learn_seed'], device=opts['device'])
-        results = cmp.run()
-    if dist.get_rank() == 0:
-        order = [e.label for e in cmp.entries]
-        md = comparison.markdown_tables(results, row_order=order)
-        write_atomic(os.path.join(outdir, 'results.md'), md)
-        comparison.plot(results, os.path.join(outdir, 'results.png'), row_order=order)
-        comparison.sample_grid(cmp, outdir)
-        print()
-        print(md)
-        print(f'Wrote results.json, results.md, results.png, samples-<solver>.png and timings.json to "{outdir}".')
+        import contextlib
+        from torch_utils.misc import exclusive_output
+        try:
+            os.makedirs(outdir, exist_ok=True)
+        except OSError as e:
+            raise dnnlib.UserError(f'Cannot create --outdir "{outdir}" ({e.strerror}); choose another --outdir') from None
+        lock = exclusive_output(os.path.join(outdir, 'results.json'), '--outdir') if dist.get_rank() == 0 else contextlib.nullcontext()
+        with lock:
+            cmp = comparison.Comparison(
+                network=opts['network'], outdir=outdir, trust_pickle=opts['trust_pickle'],
+                schedules=lists['schedules'], solvers=lists['solvers'],
+                nfes=opts['nfe'], num=opts['samples'], num_seed_sets=opts['seed_sets'], first_seed=opts['first_seed'],
+                detector=opts['detector'], ref=opts['ref'], ref_steps=opts['ref_steps'], batch=opts['batch'],
+                learn_seed=opts['learn_seed'], device=opts['device'])
+            results = cmp.run()
+            if dist.get_rank() == 0:
+                order = [e.label for e in cmp.entries]
+                md = comparison.markdown_tables(results, row_order=order)
+                write_atomic(os.path.join(outdir, 'results.md'), md)
+                comparison.plot(results, os.path.join(outdir, 'results.png'), row_order=order)
+                comparison.sample_grid(cmp, outdir)
+                print()
+                print(md)
+                print(f'Wrote results.json, results.md, results.png, samples-<solver>.png and timings.json to "{outdir}".')
     dist.barrier()
 
 #----------------------------------------------------------------------------

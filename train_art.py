@@ -91,7 +91,6 @@ def main(**opts):
         run(opts)
 
 def run(opts):
-    from art import schedules # pylint: disable=import-outside-toplevel
     if not opts.out.endswith('.json'):
         raise dnnlib.UserError(f'--out must be a .json file, got "{opts.out}"')
     spec, solver = opts.spec, opts.solver
@@ -103,8 +102,19 @@ def run(opts):
         spec = spec if spec.startswith('art-rl-paper') else 'art-rl-paper'
         solver = 'euler'
     methods.parse_spec(spec)  # a bad spec fails before the network loads
-    if os.path.dirname(opts.out):
-        os.makedirs(os.path.dirname(opts.out), exist_ok=True)
+    if os.path.isdir(opts.out):
+        raise dnnlib.UserError(f'--out "{opts.out}" is a folder; give a .json file path')
+    try:
+        if os.path.dirname(opts.out):
+            os.makedirs(os.path.dirname(opts.out), exist_ok=True)
+    except OSError as e:
+        raise dnnlib.UserError(f'Cannot create the folder of --out "{opts.out}" ({e.strerror}); choose another --out') from None
+    from torch_utils.misc import exclusive_output # pylint: disable=import-outside-toplevel
+    with exclusive_output(opts.out, '--out'):
+        learn_and_save(opts, spec, solver)
+
+def learn_and_save(opts, spec, solver):
+    from art import schedules # pylint: disable=import-outside-toplevel
     device = resolve_device(opts.device)
     net = load_network(opts.network, device=device, trust=opts.trust, verbose=True)
     print(f'Learning a K={opts.num_steps} grid with "{spec}" for the {solver} solver on "{opts.network}"...')

@@ -47,6 +47,26 @@ def write_atomic(path, data, mode='w'):
         if os.path.exists(tmp):
             os.remove(tmp)
 
+@contextlib.contextmanager
+def exclusive_output(path, what='output'):
+    """Hold an exclusive advisory lock on `path`.lock while writing `path`, so that a second process writing
+    the same output fails at once with a one-line dnnlib.UserError instead of both exiting 0 with torn files.
+    The lock dies with the process (fcntl.flock), so a killed run never leaves a stale lock behind."""
+    import fcntl # pylint: disable=import-outside-toplevel
+    lock = f'{path}.lock'
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise dnnlib.UserError(f'Cannot create the lock file "{lock}" ({e.strerror}); check that the {what} folder is writable') from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise dnnlib.UserError(f'Another process is writing "{path}"; wait for it to finish or choose another {what}') from None
+        yield
+    finally:
+        os.close(fd)
+
 def save_atomic(path, save_fn):
     """Call save_fn(tmp_path) and move the result to `path` atomically (figures, torch.save, PNGs)."""
     root, ext = os.path.splitext(str(path))
