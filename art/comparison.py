@@ -44,6 +44,12 @@ FORMAT = 'art-compare/1'
 
 #----------------------------------------------------------------------------
 
+def _read_json(path):
+    try:
+        return json.loads(dnnlib.util.read_text_bounded(path, 256 << 20, 'Results file'))
+    except (ValueError, RecursionError):
+        raise dnnlib.UserError(f'"{path}" is not valid JSON; delete it (or the whole --outdir) and rerun') from None
+
 def write_json_atomic(path, obj):
     write_atomic(path, json.dumps(obj, indent=1, sort_keys=True, allow_nan=False) + '\n')
 
@@ -177,6 +183,10 @@ class Comparison:
             self.nfes = sorted(set(int(n) for n in dnnlib.util.parse_int_list(nfes)))
         except (ValueError, AttributeError):
             raise dnnlib.UserError(f'Cannot parse --nfe "{nfes}"; use e.g. 5,9,13 or 3-7') from None
+        if not self.nfes or min(self.nfes) < 1 or max(self.nfes) > 20000:
+            raise dnnlib.UserError(f'--nfe "{nfes}" must list NFE values between 1 and 20000')
+        if num * num_seed_sets > 10 ** 8:
+            raise dnnlib.UserError(f'{num} samples x {num_seed_sets} seed sets is more than 10^8 samples; lower --samples or --seed-sets')
         self.seed_sets = seed_sets(num, num_seed_sets, first_seed)
         self.batch = batch
         self.learn_seed = learn_seed
@@ -212,16 +222,19 @@ class Comparison:
         self.timings_path = os.path.join(outdir, 'timings.json')
         self.results = dict(format=FORMAT, settings=self.settings, cells=dict(), reference=dict(), notes=[])
         if os.path.isfile(self.results_path):
-            with open(self.results_path) as f:
-                old = json.load(f)
+            old = _read_json(self.results_path)
+            if not (isinstance(old, dict) and isinstance(old.get('cells'), dict) and isinstance(old.get('reference'), dict)):
+                raise dnnlib.UserError(f'{self.results_path} is not a results file of compare.py; delete it or use another --outdir')
             if old.get('settings') != json.loads(json.dumps(self.settings)):
                 diff = sorted(k for k in set(old.get('settings', {})) | set(self.settings) if old.get('settings', {}).get(k) != self.settings.get(k))
                 raise dnnlib.UserError(f'{self.results_path} was made with different settings ({", ".join(diff)}); use another --outdir or delete it')
             self.results = old
             self._print(f'Resuming: {len(old["cells"])} cells already in "{self.results_path}".')
-        if os.path.isfile(self.timings_path):
-            with open(self.timings_path) as f:
-                self.timings = json.load(f)
+        if os.path.isfile(self.timings_path):  # wall-clock timings only: a corrupt file is replaced
+            try:
+                self.timings = dict(_read_json(self.timings_path))
+            except (dnnlib.UserError, TypeError, ValueError):
+                self._print(f'Note: "{self.timings_path}" is unreadable; starting new timings.')
 
     def _print(self, *args):
         if self.verbose:
@@ -267,6 +280,12 @@ class Comparison:
         learn_K = entry.fixed_steps or K
         learn_for = methods.METHODS[entry.name].learns_for(entry.kwargs.get('solver') or solver)
         path = os.path.join(self.outdir, 'schedules', f'{_safe(entry.label)}-{learn_for}-K{learn_K}.json')
+        if dist.get_rank() == 0 and os.path.isfile(path):  # a cached schedule that does not load is learned again
+            try:
+                load_schedule(path)
+            except dnnlib.UserError as e:
+                self._print(f'Note: {e}; learning it again.')
+                os.remove(path)
         if not os.path.isfile(path):
             if dist.get_rank() == 0:
                 self._learn(entry, learn_K, solver, path)
@@ -298,7 +317,13 @@ class Comparison:
         key = _sha(dict(network=s['network'], solver=s['ref_solver'], steps=s['ref_steps'], rho=s['ref_rho'], seeds=seeds))
         path = os.path.join(self.outdir, 'cache', f'reference-{key}.pt')
         if os.path.isfile(path):
-            return torch.load(path, weights_only=True)
+            try:
+                ref = torch.load(path, weights_only=True)
+                if isinstance(ref, torch.Tensor) and len(ref) == len(seeds):
+                    return ref
+            except Exception: # pylint: disable=broad-exception-caught
+                pass
+            self._print(f'Note: the cached reference "{path}" is unreadable; computing it again.')
         self._print(f'Computing the reference solution for seed set {set_idx} ({s["ref_solver"]}, NFE {s["ref_nfe"]})...')
         t0 = time.time()
         sigmas = get_sigmas('edm', s['ref_steps'], net=self.net, rho=s['ref_rho'])
