@@ -175,3 +175,18 @@ def test_gmm_digits_short_run_beats_edm():
         e_cf = err(closed_form.nodes(cf['sigma'], cf['rbar'], K, 2)[0], solver)
         print(solver, K, 'RL/EDM', round(e_rl / e_edm, 3), 'RL/closed form', round(e_rl / e_cf, 3))
         assert e_rl < bound * e_edm and e_rl < 1.25 * e_cf, (solver, K, e_rl / e_edm, e_rl / e_cf)
+
+#----------------------------------------------------------------------------
+
+def test_resumed_log_keeps_only_the_checkpointed_iterations(tmp_path):
+    """After kill -9 the log can hold records past the checkpoint and a torn last line: resuming at the
+    checkpoint's iteration keeps 0..start-1 only, so no iteration is repeated."""
+    log = tmp_path / 'log.jsonl'
+    log.write_text(''.join(json.dumps(dict(iter=i)) + '\n' for i in range(9)) + '{"iter": 9, "gam')
+    f = rl._open_log(str(log), 5)
+    f.write(json.dumps(dict(iter=5)) + '\n')
+    f.close()
+    assert [json.loads(line)['iter'] for line in log.read_text().splitlines()] == [0, 1, 2, 3, 4, 5]
+    f = rl._open_log(str(log), 0)       # a fresh run starts an empty log
+    f.close()
+    assert log.read_text() == ''
