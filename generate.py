@@ -26,7 +26,7 @@ from art.builtin import load_network
 from art import schedules as art_schedules
 from dnnlib.util import parse_int_list
 from torch_utils import distributed as dist
-from torch_utils.misc import resolve_device
+from torch_utils.misc import resolve_device, save_atomic
 
 EDM_GRIDS = ('vp', 've', 'iddpm', 'edm')
 MAX_SEEDS = 10 ** 8 # the most seeds one run takes
@@ -65,16 +65,7 @@ def to_uint8(images):
 def save_image_atomic(image_np, path):
     """Write one HWC uint8 image as PNG via a temporary file + os.replace (never a partial PNG)."""
     img = PIL.Image.fromarray(image_np[:, :, 0], 'L') if image_np.shape[2] == 1 else PIL.Image.fromarray(image_np, 'RGB')
-    tmp = f'{path}.tmp{os.getpid()}'
-    try:
-        os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
-        img.save(tmp, format='PNG')
-        os.replace(tmp, path)
-    except OSError as e:
-        raise dnnlib.UserError(f'Cannot write "{path}" ({e.strerror or e}); check --outdir') from None
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    save_atomic(path, lambda tmp: img.save(tmp, format='PNG'), what='--outdir')
 
 #----------------------------------------------------------------------------
 def check_outdir(outdir):

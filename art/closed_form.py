@@ -55,13 +55,8 @@ def profile(net, solver='euler', *, num_trajectories=128, fine_steps=128, batch=
     objective.check_error_model(solver)
     lo, hi = schedules.sigma_range('edm', net, sigma_min, sigma_max)
     key = (solver, int(num_trajectories), int(fine_steps), lo, hi, backend, int(seed), str(device))
-    cache = _profiles.setdefault(net, dict())
-    if key in cache:
-        if log is not None:
-            log(f'Reusing the {solver} error profile of this network ({num_trajectories} trajectories, {fine_steps} nodes)')
-        return cache[key]
-    if log is not None:
-        log(f'Measuring the {solver} error profile ({num_trajectories} trajectories, {fine_steps} nodes)...')
+    if _cached(net, key, f'{solver} error profile', num_trajectories, fine_steps, log):
+        return _profiles[net][key]
     sigmas = schedules.get_sigmas('edm', fine_steps, sigma_min=lo, sigma_max=hi, device=device)
     sigma_fine = sigmas[:-1].clone()
     sigma_fine[0], sigma_fine[-1] = hi, lo                          # exact ends (the rho formula rounds them)
@@ -75,8 +70,16 @@ def profile(net, solver='euler', *, num_trajectories=128, fine_steps=128, batch=
             for i in range(fine_steps):
                 r_sum[i] += objective.error_density(net, xs[i], sigma_fine[i], c, solver=solver, backend=backend).sum().cpu()
             bar.update(len(z))
-    cache[key] = (sigma_fine.cpu().numpy(), (r_sum / num_trajectories).numpy())
-    return cache[key]
+    _profiles[net][key] = (sigma_fine.cpu().numpy(), (r_sum / num_trajectories).numpy())
+    return _profiles[net][key]
+
+def _cached(net, key, what, num_trajectories, fine_steps, log):
+    """Whether the network's cache holds `key`; tells `log` whether `what` is reused or measured now."""
+    hit = key in _profiles.setdefault(net, dict())
+    if log is not None:
+        log(f'Reusing the {what} of this network ({num_trajectories} trajectories, {fine_steps} nodes)' if hit else
+            f'Measuring the {what} ({num_trajectories} trajectories, {fine_steps} nodes)...')
+    return hit
 
 def trajectory_bank(net, *, num_trajectories=128, fine_steps=128, batch=64, sigma_min=None, sigma_max=None, seed=0,
                     device='cpu', log=None):
@@ -84,13 +87,9 @@ def trajectory_bank(net, *, num_trajectories=128, fine_steps=128, batch=64, sigm
     same trajectories as profile()); cached per network like profile(). One bank serves every solver and K."""
     lo, hi = schedules.sigma_range('edm', net, sigma_min, sigma_max)
     key = ('bank', int(num_trajectories), int(fine_steps), lo, hi, int(seed), str(device))
-    cache = _profiles.setdefault(net, dict())
-    if key in cache:
-        if log is not None:
-            log(f'Reusing the trajectory bank of this network ({num_trajectories} trajectories, {fine_steps} nodes)')
-        return cache[key]
-    if log is not None:
-        log(f'Measuring the trajectory bank ({num_trajectories} trajectories, {fine_steps} nodes)...')
+    if _cached(net, key, 'trajectory bank', num_trajectories, fine_steps, log):
+        return _profiles[net][key]
+    cache = _profiles[net]
     sigmas = schedules.get_sigmas('edm', fine_steps, sigma_min=lo, sigma_max=hi, device=device).clone()
     sigmas[0], sigmas[-2] = hi, lo                                  # exact ends (the rho formula rounds them)
     latents, labels = sampler.warmup_latents(net, num_trajectories, seed, device)

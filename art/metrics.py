@@ -173,17 +173,9 @@ def save_ref(dest_path, mu, sigma, detector='FID', **meta):
     folders are created, `dest_path` must be a file path ending in .npz (np.savez would otherwise
     write `dest_path + '.npz'`), and the file is written atomically. Errors are one-line UserErrors."""
     dest_path = check_ref_dest(dest_path)
-    tmp = f'{dest_path[:-4]}.tmp{os.getpid()}.npz'
-    try:
-        if os.path.dirname(dest_path):
-            os.makedirs(os.path.dirname(dest_path), exist_ok=True)
-        np.savez(tmp, mu=mu, sigma=sigma, detector=np.array(detector), **{k: np.array(v) for k, v in meta.items()})
-        os.replace(tmp, dest_path)
-    except OSError as e:
-        raise dnnlib.UserError(f'Cannot write reference statistics to "{dest_path}" ({e.strerror or e}); check --dest') from None
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    from torch_utils.misc import save_atomic # pylint: disable=import-outside-toplevel
+    save_atomic(dest_path, lambda tmp: np.savez(tmp, mu=mu, sigma=sigma, detector=np.array(detector),
+                                                **{k: np.array(v) for k, v in meta.items()}), what='--dest')
 
 #----------------------------------------------------------------------------
 

@@ -67,13 +67,20 @@ def exclusive_output(path, what='output'):
     finally:
         os.close(fd)
 
-def save_atomic(path, save_fn):
-    """Call save_fn(tmp_path) and move the result to `path` atomically (figures, torch.save, PNGs)."""
+def save_atomic(path, save_fn, what=None):
+    """Call save_fn(tmp_path) and move the result to `path` atomically (figures, torch.save, PNGs); the
+    temporary file never survives. With `what` (e.g. '--outdir'), an OSError is a one-line dnnlib.UserError."""
     root, ext = os.path.splitext(str(path))
     tmp = f'{root}.tmp{os.getpid()}{ext}'
     try:
+        if os.path.dirname(str(path)):
+            os.makedirs(os.path.dirname(str(path)), exist_ok=True)
         save_fn(tmp)
         os.replace(tmp, path)
+    except OSError as e:
+        if what is None:
+            raise
+        raise dnnlib.UserError(f'Cannot write "{path}" ({e.strerror or e}); check {what}') from None
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
