@@ -50,6 +50,7 @@ def test_param_count_cifar_ddpmpp(cifar_ddpmpp):
 #----------------------------------------------------------------------------
 def test_param_count_cifar_ncsnpp_and_ffhq():
     assert _count(_meta(N.EDMPrecond, img_resolution=32, img_channels=3, model_type='SongUNet', augment_dim=9, **NCSNPP)) == 56_397_827
+    assert _count(_meta(N.EDMPrecond, img_resolution=32, img_channels=3, model_type='SongUNet', augment_dim=9, label_dim=10, **NCSNPP)) == 56_400_643
     ffhq = dict(img_resolution=64, img_channels=3, model_type='SongUNet', augment_dim=9)
     assert _count(_meta(N.EDMPrecond, **ffhq, **dict(DDPMPP, channel_mult=[1,2,2,2]))) == 61_805_571
     assert _count(_meta(N.EDMPrecond, **ffhq, **dict(NCSNPP, channel_mult=[1,2,2,2]))) == 62_761_091
