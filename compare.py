@@ -28,7 +28,7 @@ PRESETS = {
                   f'art-rl={_ART_RL_SHORT},solver-aware=closed-form:trajectories=32:fine_steps=64',
         solvers='heun,ipndm',
         nfe='5,7,9',
-        samples=640,
+        samples=512,
         seed_sets=2,
         detector='lenet-mnist',
         ref=str(LENET_MNIST_REF),
