@@ -20,6 +20,7 @@ import torch
 import dnnlib
 from dnnlib.util import parse_int_list
 from torch_utils import distributed as dist
+from torch_utils.misc import resolve_device
 from training import training_loop
 
 warnings.filterwarnings('ignore', 'Grad strides do not match bucket view strides') # False warning printed by PyTorch 1.12.
@@ -233,8 +234,19 @@ def main(**kwargs):
 
 #----------------------------------------------------------------------------
 
+def _nearest_existing(path):
+    path = os.path.abspath(path)
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    return path
+
 def run(opts):
     torch.multiprocessing.set_start_method('spawn', force=True)
+    opts.device = str(resolve_device(opts.device))
+    if os.path.exists(opts.outdir) and not os.path.isdir(opts.outdir):
+        raise dnnlib.UserError(f'--outdir "{opts.outdir}" is a file; give a folder')
+    if not os.access(_nearest_existing(opts.outdir), os.W_OK):
+        raise dnnlib.UserError(f'--outdir "{opts.outdir}" is not writable; choose another --outdir')
     dist.init(opts.device)
     if opts.device == 'cuda':
         opts.device = f'cuda:{torch.cuda.current_device()}'
