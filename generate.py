@@ -23,6 +23,7 @@ import dnnlib
 from art import pictures as art_pictures
 from art import sampler as art_sampler
 from art.builtin import load_network
+from art.metrics import to_uint8 as metrics_to_uint8
 from art import schedules as art_schedules
 from dnnlib.util import parse_int_list
 from torch_utils import distributed as dist
@@ -59,7 +60,7 @@ def image_path(outdir, seed, subdirs=False):
 #----------------------------------------------------------------------------
 def to_uint8(images):
     """[B,C,H,W] float in about [-1,1] -> [B,H,W,C] uint8 NumPy: (x*127.5 + 128), clip, truncate."""
-    return (images * 127.5 + 128).clip(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    return metrics_to_uint8(images).permute(0, 2, 3, 1).cpu().numpy()
 
 #----------------------------------------------------------------------------
 def save_image_atomic(image_np, path):

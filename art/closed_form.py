@@ -242,7 +242,8 @@ def terminal_reward(net, *, seed=0, device='cpu', detector=None, num_reward=64, 
         from art.detectors import load_detector # pylint: disable=import-outside-toplevel
         det, _label = load_detector(detector, device)  # built-in stand-ins only: a pickled detector is refused
         def feat(x):
-            img = (x * 127.5 + 128).clip(0, 255).to(torch.uint8)
+            from art.metrics import to_uint8 # pylint: disable=import-outside-toplevel
+            img = to_uint8(x)
             return det(img.repeat(1, 3, 1, 1) if img.shape[1] == 1 else img, return_features=True).to(torch.float64)
         ref_f = feat(ref)
     def reward(sigmas, solver):

@@ -37,6 +37,7 @@ import torch
 
 import dnnlib
 from art import methods
+from art.metrics import to_uint8
 from torch_utils import distributed as dist
 from torch_utils.misc import write_atomic
 
@@ -152,10 +153,6 @@ def generate_batch(net, batch_seeds, sigmas, solver, device):
     return sample(net, latents, sigmas.to(device), class_labels, solver=solver, randn_like=rnd.randn_like)
 
 #----------------------------------------------------------------------------
-
-def to_uint8(x):
-    """[-1, 1] float images -> uint8 NCHW, as EDM's generate.py writes PNGs."""
-    return (x * 127.5 + 128).clip(0, 255).to(torch.uint8)
 
 #----------------------------------------------------------------------------
 

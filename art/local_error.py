@@ -25,6 +25,7 @@ import scipy.optimize
 import torch
 
 import dnnlib
+from art import objective
 from art.sampler import IPNDM_COEFFS
 
 SOLVERS = ('euler', 'dpmpp-2m', 'ipndm')   # solvers whose local error the bank can evaluate
@@ -102,8 +103,7 @@ def local_errors(bank, solver, sigmas, max_order=4):
 def propagation(sigmas, beta, sigma_data):
     """[K] scalar factors (sigma_data / sqrt(sigma^2 + sigma_data^2))^beta at the end of each step: how an
     error made there reaches the sample, exact for Gaussian data (docs/solver-aware-art.md §6)."""
-    s = np.asarray(sigmas, np.float64)[1:]
-    return (sigma_data / np.sqrt(s ** 2 + sigma_data ** 2)) ** beta
+    return objective.gaussian_propagation(np.asarray(sigmas, np.float64)[1:], sigma_data, beta)
 
 def surrogate(bank, solver, sigmas, *, beta=1.0, sigma_data=0.5, max_order=4, weight=None):
     """The ART cost of a grid for `solver` (eq. 26): sum_i w_i E|e_i|, the local errors carried to the sample by

@@ -17,6 +17,13 @@ import torch
 import dnnlib
 
 #----------------------------------------------------------------------------
+# EDM's conversion of samples to images (edm-spec.md §2.7).
+
+def to_uint8(x):
+    """[-1, 1] float images -> uint8 NCHW: (x * 127.5 + 128), clipped to [0, 255], truncated."""
+    return (x * 127.5 + 128).clip(0, 255).to(torch.uint8)
+
+#----------------------------------------------------------------------------
 # Error against a high-NFE reference solution from the same latents.
 
 def rms_error(x, ref):

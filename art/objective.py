@@ -286,7 +286,6 @@ def flow_derivatives_lambda(net, x, sigma, class_labels=None, *, rel_step=0.05):
     x +- delta x' + delta^2/2 x'' with x'' = D' - x' (4 extra network calls)."""
     x = torch.as_tensor(x).to(torch.float64)
     sigma = _per_sample(sigma, x)
-    sb = _bcast(sigma, x)
     call = lambda y, s: _call(net, y, s, class_labels).to(torch.float64)
     with torch.no_grad():
         D = call(x, sigma)
@@ -295,18 +294,22 @@ def flow_derivatives_lambda(net, x, sigma, class_labels=None, *, rel_step=0.05):
         D1 = (call(x + rel_step * d1, up) - call(x - rel_step * d1, down)) / (2 * rel_step)
         curve = 0.5 * rel_step ** 2 * (D1 - d1)
         D2 = (call(x + rel_step * d1 + curve, up) - 2 * D + call(x - rel_step * d1 + curve, down)) / rel_step ** 2
-    del sb
     return D, D1, D2
 
 def check_error_model(solver):
     if solver not in ERROR_MODELS:
         raise dnnlib.UserError(f'No local-error model for solver "{solver}"; solver-aware learners support {", ".join(ERROR_MODELS)}')
 
-def propagation_weight(net, sigma, beta):
+def gaussian_propagation(sigma, sigma_data, beta):
     """(sigma_data / sqrt(sigma^2 + sigma_data^2))^beta: the exact linear propagation factor of an x-error at
-    sigma to the sample for Gaussian data (docs/solver-aware-art.md §6), raised to beta."""
-    sigma_data = float(getattr(net, 'sigma_data', 0.5))
-    return (sigma_data / torch.sqrt(torch.as_tensor(sigma, dtype=torch.float64).square() + sigma_data ** 2)) ** beta
+    sigma to the sample for Gaussian data (docs/solver-aware-art.md §6), raised to beta (numpy or torch)."""
+    if torch.is_tensor(sigma):
+        return (sigma_data / torch.sqrt(sigma.to(torch.float64).square() + sigma_data ** 2)) ** beta
+    return (sigma_data / np.sqrt(np.asarray(sigma, np.float64) ** 2 + sigma_data ** 2)) ** beta
+
+def propagation_weight(net, sigma, beta):
+    """gaussian_propagation with the network's sigma_data (0.5 if it declares none), as a float64 tensor."""
+    return gaussian_propagation(torch.as_tensor(sigma, dtype=torch.float64), float(getattr(net, 'sigma_data', 0.5)), beta)
 
 def error_density(net, x, sigma, class_labels=None, *, solver='heun', backend='auto', rel_step=0.05):
     """Per-sample local-error density r_S(x, sigma) >= 0 (float64 [B]) of `solver`, normalised by sqrt(dim):
