@@ -63,6 +63,9 @@ def main(ctx, preset, outdir, **opts):
     one file per K), or a method of art.methods learned on the fly for each K (closed-form, art-rl,
     gits, ...; NAME@K learns once at K and reads the other K off it; NAME:key=val:key=val is the
     method spec of train_art.py --method, e.g. closed-form:solver=euler). Prefix LABEL= to name a row.
+    Any entry takes the reserved keys final_step=euler|none|denoise and afs=true|false, the sampling
+    convention of its row (art.sampler.sample; default EDM's: an Euler step to 0, no AFS), e.g.
+    edm-afs=edm:final_step=none:afs=true; K per NFE then follows count_nfe under that convention.
     A killed run resumes from OUTDIR/results.json.
 
     Examples:
@@ -70,6 +73,11 @@ def main(ctx, preset, outdir, **opts):
     \b
     # README command 1: the embedded default (builtin:mnist-dit, grids learned on the fly, Heun and iPNDM at low NFE)
     python compare.py --preset=default
+
+    \b
+    # EDM's convention next to "AFS, no final step" (diff-sampler/AMED's), Heun NFE 3,5,9
+    python compare.py --network=builtin:mnist-dit --solvers=heun --nfe=3,5,9 \\
+        --schedules=edm,logsnr,edm-afs=edm:final_step=none:afs=true,logsnr-afs=logsnr:final_step=none:afs=true
 
     \b
     # CIFAR-10, official pickle and FID statistics, a learned schedule file, 8 GPUs

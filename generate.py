@@ -5,7 +5,8 @@
 
 Flags, defaults, seed handling, per-seed RNG draw order (§2.3), the batch/rank split (§2.2), file
 names and the uint8 conversion (§2.7) follow EDM. New: `--schedule` picks the time grid (a name or a
-learned schedule file, art.schedules), `--device`, `--trust-pickle`, resumable output (images
+learned schedule file, art.schedules), `--final-step`/`--afs` the sampling convention (art.sampler.sample,
+docs/solvers.md "Conventions"), `--device`, `--trust-pickle`, resumable output (images
 already in --outdir are skipped; every image is written atomically). EDM's sigma(t) ablation flag
 `--schedule` is renamed `--sigma_schedule`; `--disc` stays as an alias of `--schedule`.
 """
@@ -110,17 +111,19 @@ def make_plan(net, *, grid, grid_given, num_steps, sigma_min, sigma_max, rho, so
               S_churn, S_min, S_max, S_noise, device, log=None, final_step='euler', afs=False):
     """Compute the grid once and return `fn(latents, class_labels, randn_like) -> float64 images`
     and the NFE (art.sampler.count_nfe). EDM's rule picks the ablation sampler for the EDM grids
-    when any ablation flag is given (§2.4); other grids, and the solvers beyond euler/heun, use the
-    core solver, which has no sigma(t)/s(t) ablation. final_step, afs: see art.sampler.sample()."""
+    when any ablation flag is given (§2.4); other grids, the solvers beyond euler/heun, and a
+    non-default convention (final_step, afs: see art.sampler.sample()) use the core solver, which has
+    no sigma(t)/s(t) ablation (with sigma(t) = t, s(t) = 1 the two agree up to float64 rounding)."""
     edm_solver = solver in (None, 'euler', 'heun')
-    if grid in EDM_GRIDS and edm_solver:
+    convention = final_step != 'euler' or bool(afs)
+    if grid in EDM_GRIDS and edm_solver and not convention:
         ablation = any(v is not None for v in (solver, sigma_schedule, scaling)) or grid_given
     else:
         ablation = sigma_schedule is not None or scaling is not None
     if ablation and not edm_solver:
         raise dnnlib.UserError(f'--sigma_schedule/--scaling ablate EDM\'s euler/heun sampler only; drop them to sample with --solver={solver}')
-    if ablation and (final_step != 'euler' or afs):
-        raise dnnlib.UserError('The final-step and AFS conventions apply to the core solvers only; drop --sigma_schedule/--scaling (and --disc/--solver on an EDM grid)')
+    if ablation and convention:
+        raise dnnlib.UserError('The final-step and AFS conventions apply to the core solvers only; drop --sigma_schedule/--scaling')
     solver = solver or 'heun'
     churn = dict(S_churn=S_churn, S_min=S_min, S_max=S_max, S_noise=S_noise)
     sigmas = art_schedules.get_sigmas(grid, num_steps, net=net, sigma_min=sigma_min, sigma_max=sigma_max,
@@ -145,8 +148,9 @@ def make_plan(net, *, grid, grid_given, num_steps, sigma_min, sigma_max, rho, so
 def generate_images(network_pkl, outdir, seeds=range(64), subdirs=False, class_idx=None, max_batch_size=64,
                     num_steps=18, sigma_min=None, sigma_max=None, rho=7, S_churn=0, S_min=0, S_max=float('inf'),
                     S_noise=1, solver=None, discretization=None, schedule=None, sigma_schedule=None, scaling=None,
-                    device=None, trust_pickle=False, steps_given=True, grid_png=None):
-    """The body of `python generate.py`, callable from Python. Raises dnnlib.UserError."""
+                    device=None, trust_pickle=False, steps_given=True, grid_png=None, final_step='euler', afs=False):
+    """The body of `python generate.py`, callable from Python. Raises dnnlib.UserError. final_step,
+    afs: the sampling convention of art.sampler.sample(); a non-default one prints its NFE (count_nfe)."""
     seeds = seeds if isinstance(seeds, (list, tuple, range)) else list(seeds)
     if len(seeds) > MAX_SEEDS:
         raise dnnlib.UserError(f'{len(seeds):,} seeds is over the limit of {MAX_SEEDS:,} per run; split the seeds over several runs')
@@ -162,6 +166,8 @@ def generate_images(network_pkl, outdir, seeds=range(64), subdirs=False, class_i
     if num_steps is not None:
         art_schedules.check_num_steps(num_steps)
     check_sampler_args(rho, S_churn, S_min, S_max, S_noise)
+    if final_step not in art_sampler.FINAL_STEPS:
+        raise dnnlib.UserError(f'--final-step={final_step} is not a final step; choose one of {"|".join(art_sampler.FINAL_STEPS)}')
     check_outdir(outdir)
     if grid_png is not None:
         art_pictures.check_png_path(grid_png)
@@ -187,9 +193,12 @@ def generate_images(network_pkl, outdir, seeds=range(64), subdirs=False, class_i
         raise dnnlib.UserError(f'--class={class_idx} needs a class-conditional network, but "{network_pkl}" is unconditional; drop --class')
     if class_idx is not None and class_idx >= label_dim:
         raise dnnlib.UserError(f'--class={class_idx} is out of range: the network has {label_dim} classes (0..{label_dim - 1})')
-    run, _nfe = make_plan(net, grid=grid, grid_given=grid_given, num_steps=num_steps, sigma_min=sigma_min,
+    run, nfe = make_plan(net, grid=grid, grid_given=grid_given, num_steps=num_steps, sigma_min=sigma_min,
         sigma_max=sigma_max, rho=rho, solver=solver, sigma_schedule=sigma_schedule, scaling=scaling,
-        S_churn=S_churn, S_min=S_min, S_max=S_max, S_noise=S_noise, device=device, log=dist.print0)
+        S_churn=S_churn, S_min=S_min, S_max=S_max, S_noise=S_noise, device=device, log=dist.print0,
+        final_step=final_step, afs=bool(afs))
+    if final_step != 'euler' or afs: # EDM's convention keeps EDM's output
+        dist.print0(f'Sampling with {solver or "heun"}, final step "{final_step}", {"AFS" if afs else "no AFS"}: NFE {nfe}')
 
     # Loop over batches.
     dist.print0(f'Generating {len(seeds)} images to "{outdir}"...')
@@ -255,6 +264,8 @@ def generate_images(network_pkl, outdir, seeds=range(64), subdirs=False, class_i
 @click.option('--disc',           'discretization', help='Ablate time step discretization {t_i} (alias of --schedule)', metavar='vp|ve|iddpm|edm', type=click.Choice(EDM_GRIDS))
 @click.option('--sigma_schedule', 'sigma_schedule', help='Ablate noise schedule sigma(t) (EDM\'s --schedule)', metavar='vp|ve|linear', type=click.Choice(['vp', 've', 'linear']))
 @click.option('--scaling',                          help='Ablate signal scaling s(t)', metavar='vp|none',                          type=click.Choice(['vp', 'none']))
+@click.option('--final-step',     'final_step',     help='Last step: Euler to 0 (EDM), none, or denoise at sigma_{K-1}', metavar='euler|none|denoise', type=str, default='euler', show_default=True)
+@click.option('--afs',                              help='Analytic first step (AFS): one network call fewer',                     is_flag=True)
 
 @click.option('--device',                           help='Device to sample on', metavar='cuda|cpu|...',                            type=str, default=lambda: 'cuda' if torch.cuda.is_available() else 'cpu', show_default='cuda if available, else cpu')
 @click.option('--trust-pickle',   'trust_pickle',   help='Run the code embedded in network pickles (trusted files only)',         is_flag=True)
@@ -280,6 +291,11 @@ def main(**kwargs):
     # 9 steps on a learned schedule file (resampled if it was trained for another K), on the CPU
     python generate.py --network=builtin:gmm-digits --outdir=out --seeds=0-63 \\
         --schedule=art-schedule.json --steps=9 --device=cpu
+
+    \b
+    # Diff-sampler's convention: AFS, no final step (Heun on 9 steps: NFE 15, printed)
+    python generate.py --network=builtin:gmm-digits --outdir=out --seeds=0-63 \\
+        --steps=9 --final-step=none --afs --device=cpu
     """
     ctx = click.get_current_context()
     kwargs['steps_given'] = ctx.get_parameter_source('num_steps') != ParameterSource.DEFAULT

@@ -14,7 +14,9 @@ seed set) it draws N samples from fixed seeds with EDM's per-seed RNG and draw o
       detector, FD-<name> for stand-ins; art.detectors, art.metrics).
 
 NFE -> number of steps K follows art.sampler.count_nfe (Heun: NFE = 2K-1, Euler: NFE = K; art-paper
-§2.7); impossible combinations are skipped with a note. "Learn on the fly" entries are methods of the
+§2.7) under each row's sampling convention (the reserved keys final_step= and afs= of a schedule entry,
+art.sampler.sample(), docs/solvers.md "Conventions"; default EDM's: an Euler step to 0, no AFS);
+impossible combinations are skipped with a note. "Learn on the fly" entries are methods of the
 one registry (art.methods), learned once per K and solver they learn for (or once at a fixed K, the
 other K read off the result, art-paper §2.6) and cached as schedule JSON in the output folder; the
 methods keep their profiles per network, so several K cost one profile.
@@ -56,13 +58,60 @@ def write_json_atomic(path, obj):
 
 #----------------------------------------------------------------------------
 
-def nfe_to_steps(solver, nfe, max_steps=100000):
-    """Number of steps K whose solver cost is exactly `nfe` (art.sampler.count_nfe), or None."""
+def nfe_to_steps(solver, nfe, max_steps=100000, *, final_step='euler', afs=False):
+    """The smallest number of steps K whose cost under the convention (final_step, afs) is exactly
+    `nfe` (art.sampler.count_nfe), or None."""
     from art.sampler import count_nfe
-    for K in range(1, min(int(nfe), max_steps) + 1):
-        if count_nfe(solver, K) == nfe:
+    for K in range(1, min(int(nfe) + 2, max_steps) + 1): # 'none' with AFS: NFE = K - 2 for one-call solvers
+        if count_nfe(solver, K, final_step=final_step, afs=afs) == nfe:
             return K
     return None
+
+#----------------------------------------------------------------------------
+# Sampling conventions (art.sampler.sample(final_step=, afs=); docs/solvers.md "Conventions").
+
+DEFAULT_CONVENTION = ('euler', False) # EDM's: K steps, the last one an Euler step to 0; no AFS
+CONVENTION_KEYS = ('final_step', 'afs') # reserved keys of a schedule entry, stripped before the grid/method sees it
+_FINAL_STEP_TEXT = dict(euler='Euler step to sigma = 0', none='no final step', denoise='no final step, D(x; sigma_{K-1}) returned')
+
+def convention_text(final_step, afs):
+    """'AFS, no final step' etc.: how a row with this convention samples, for tables."""
+    return ('AFS' if afs else 'no AFS') + ', ' + _FINAL_STEP_TEXT[final_step]
+
+def nfe_formula(solver, final_step='euler', afs=False):
+    """count_nfe(solver, K, ...) as text, 'aK - b' (valid for K >= 2; e.g. Heun '2K - 1')."""
+    from art.sampler import count_nfe
+    c2, c3 = (count_nfe(solver, K, final_step=final_step, afs=afs) for K in (2, 3))
+    a, b = c3 - c2, c2 - 2 * (c3 - c2)
+    return ('K' if a == 1 else f'{a}K') + (f' - {-b}' if b < 0 else f' + {b}' if b > 0 else '')
+
+def _parse_convention(key, value, text):
+    from art.sampler import FINAL_STEPS
+    v = value.strip()
+    if key == 'final_step':
+        if v not in FINAL_STEPS:
+            raise dnnlib.UserError(f'final_step={v} in schedule "{text}" is not a final step; choose one of {", ".join(FINAL_STEPS)}')
+        return v
+    if v.lower() not in ('true', 'false', '1', '0'):
+        raise dnnlib.UserError(f'afs={v} in schedule "{text}" must be true or false')
+    return v.lower() in ('true', '1')
+
+def _split_convention(opts, text):
+    """(options without final_step=/afs=, {final_step, afs}) from the 'key=val:key=val' text of an entry."""
+    kept, conv = [], dict()
+    for item in (opts.split(':') if opts else []):
+        key = item.split('=', 1)[0].strip()
+        if key in CONVENTION_KEYS and '=' in item:
+            if key in conv:
+                raise dnnlib.UserError(f'Option "{key}" given twice in schedule "{text}"')
+            conv[key] = _parse_convention(key, item.split('=', 1)[1], text)
+        else:
+            kept.append(item)
+    return ':'.join(kept) or None, conv
+
+def _convention_suffix(conv):
+    """':final_step=none:afs=true' for the default row label (only the keys given)."""
+    return ''.join(f':{k}={str(conv[k]).lower()}' for k in CONVENTION_KEYS if k in conv)
 
 #----------------------------------------------------------------------------
 # Schedule entries: [LABEL=]NAME[@K][:key=val[:key=val...]] or [LABEL=]PATH.json (commas separate entries)
@@ -76,6 +125,12 @@ class ScheduleEntry:
     fixed_steps: int = None # methods only: learn once at this K, read the others off the result
     kwargs: dict = None     # grid kwargs (e.g. rho) or the method's options (art.methods.parse_spec)
     method_spec: str = None # methods only: NAME[:key=val...] as art.methods.learn takes it
+    final_step: str = 'euler' # sampling convention of the row (art.sampler.sample)
+    afs: bool = False
+
+    @property
+    def convention(self):
+        return (self.final_step, self.afs)
 
 #----------------------------------------------------------------------------
 
@@ -90,46 +145,56 @@ def _parse_value(v):
 #----------------------------------------------------------------------------
 
 def parse_schedule_entry(text):
-    """Parse one --schedules entry (see compare.py --help for the grammar)."""
+    """Parse one --schedules entry (see compare.py --help for the grammar). The reserved keys
+    final_step= (euler|none|denoise) and afs= (true|false) set the row's sampling convention, as
+    art.sampler.sample() takes them; they are taken out before the grid or method sees the options."""
     text = text.strip()
     label = None
     m = re.fullmatch(r'([A-Za-z0-9_.+-]+)=(.+)', text)
     if m and not m.group(1).endswith('.json'):
         label, text = m.group(1), m.group(2)
-    if text.lower().endswith('.json') and '{K}' in text:
-        return ScheduleEntry(label=label or os.path.splitext(os.path.basename(text))[0].replace('{K}', ''), spec=text,
-                             kind='file', name=text, kwargs={})
-    if text.lower().endswith('.json'):
-        if not os.path.isfile(text):
-            raise dnnlib.UserError(f'Schedule file "{text}" not found; give an existing schedule JSON (from train_art.py)')
-        return ScheduleEntry(label=label or os.path.splitext(os.path.basename(text))[0], spec=text, kind='file', name=text, kwargs={})
+    from art.schedules import SCHEDULES
+    if label in CONVENTION_KEYS and re.fullmatch(r'[A-Za-z0-9_]+', text) and text not in set(SCHEDULES) | set(methods.METHODS):
+        raise dnnlib.UserError(f'"{label}={text}" is not a schedule entry: commas separate entries, so give a row\'s options '
+                               f'after ":" (e.g. edm-afs=edm:final_step=none:afs=true)')
+    m = re.fullmatch(r'(.+\.json)((?::[^:=]+=[^:]*)+)', text, re.IGNORECASE)
+    path, opts = (m.group(1), m.group(2)[1:]) if m else (text, None)
+    if path.lower().endswith('.json'):
+        rest, conv = _split_convention(opts, text)
+        if rest:
+            raise dnnlib.UserError(f'Schedule file entry "{text}" takes only the options {" and ".join(k + "=" for k in CONVENTION_KEYS)}, not "{rest}"')
+        if '{K}' not in path and not os.path.isfile(path):
+            raise dnnlib.UserError(f'Schedule file "{path}" not found; give an existing schedule JSON (from train_art.py)')
+        label = label or os.path.splitext(os.path.basename(path))[0].replace('{K}', '') + _convention_suffix(conv)
+        return ScheduleEntry(label=label, spec=text, kind='file', name=path, kwargs={}, **conv)
     m = re.fullmatch(r'([A-Za-z0-9_-]+)(?:@(\d+))?(?::(.*))?', text)
     if not m:
         raise dnnlib.UserError(f'Cannot parse schedule "{text}"; use NAME, NAME@K, NAME:key=val:key=val or a .json file')
     name, fixed, opts = m.group(1), m.group(2), m.group(3)
+    rest, conv = _split_convention(opts, text)
     if name in methods.METHODS:
-        method_spec = name + (f':{opts}' if opts else '')
+        method_spec = name + (f':{rest}' if rest else '')
         _name, kwargs = methods.parse_spec(method_spec)
         if fixed is not None and int(fixed) < 1:
             raise dnnlib.UserError(f'"@{fixed}" in schedule "{text}": learn at K >= 1')
         label = label or name + (f'@{fixed}' if fixed else '') + (f':{opts}' if opts else '')
         return ScheduleEntry(label=label, spec=text, kind='learn', name=name, fixed_steps=int(fixed) if fixed else None,
-                             kwargs=kwargs, method_spec=method_spec)
+                             kwargs=kwargs, method_spec=method_spec, **conv)
     if fixed is not None:
         raise dnnlib.UserError(f'"@K" only applies to learned schedules ({", ".join(methods.METHODS)}), not to "{name}"')
-    from art.schedules import SCHEDULES
     if name not in SCHEDULES:
         raise dnnlib.UserError(f'Unknown schedule "{name}"; use a grid ({", ".join(SCHEDULES)}), a method ({", ".join(methods.METHODS)}) or a .json file')
     kwargs = dict()
-    for item in (opts.split(':') if opts else []):
+    for item in (rest.split(':') if rest else []):
         if '=' not in item:
             raise dnnlib.UserError(f'Cannot parse option "{item}" of schedule "{text}"; use key=value')
         k, v = item.split('=', 1)
         if k.strip() not in ('rho', 'sigma_min', 'sigma_max'):
-            raise dnnlib.UserError(f'Grid "{name}" has no option "{k.strip()}"; its options: rho, sigma_min, sigma_max')
+            raise dnnlib.UserError(f'Grid "{name}" has no option "{k.strip()}"; its options: rho, sigma_min, sigma_max, '
+                                   f'and {", ".join(CONVENTION_KEYS)} for the sampling convention')
         kwargs[k.strip()] = _parse_value(v.strip())
-    label = label or name + ''.join(f':{k}={v}' for k, v in kwargs.items())
-    return ScheduleEntry(label=label, spec=text, kind='grid', name=name, kwargs=kwargs)
+    label = label or name + ''.join(f':{k}={v}' for k, v in kwargs.items()) + _convention_suffix(conv)
+    return ScheduleEntry(label=label, spec=text, kind='grid', name=name, kwargs=kwargs, **conv)
 
 #----------------------------------------------------------------------------
 # Seeds and batches (EDM's split: chunks r, r+W, ... go to rank r; docs/edm-spec.md §2.2).
@@ -147,10 +212,12 @@ def rank_batches(seeds, max_batch_size, rank=None, world_size=None):
 #----------------------------------------------------------------------------
 # Sampling one batch with EDM's draw order: latents, then labels, then the sampler's draws.
 
-def generate_batch(net, batch_seeds, sigmas, solver, device):
+def generate_batch(net, batch_seeds, sigmas, solver, device, final_step='euler', afs=False):
+    """The samples generate.py writes for these seeds on this grid (final_step, afs: art.sampler.sample())."""
     from art.sampler import edm_latents, sample
     latents, class_labels, rnd = edm_latents(net, batch_seeds, device)
-    return sample(net, latents, sigmas.to(device), class_labels, solver=solver, randn_like=rnd.randn_like)
+    return sample(net, latents, sigmas.to(device), class_labels, solver=solver, randn_like=rnd.randn_like,
+                  final_step=final_step, afs=afs)
 
 #----------------------------------------------------------------------------
 
@@ -246,15 +313,21 @@ class Comparison:
     # The list of cells, with impossible (solver, NFE) pairs noted.
 
     def plan(self):
+        """(cells (entry, solver, nfe, K, seed set), notes): K per row from count_nfe under the row's
+        convention; a (solver, NFE) that a convention cannot spend is skipped for its rows, with a note."""
         cells, notes = [], []
+        conventions = list(dict.fromkeys(e.convention for e in self.entries))
         for solver in self.solvers:
             for nfe in self.nfes:
-                K = nfe_to_steps(solver, nfe)
-                if K is None:
-                    notes.append(f'{solver} cannot spend exactly NFE {nfe}; skipped.')
-                    continue
+                steps = {conv: nfe_to_steps(solver, nfe, final_step=conv[0], afs=conv[1]) for conv in conventions}
+                for conv in conventions:
+                    if steps[conv] is None:
+                        rows = ', '.join(e.label for e in self.entries if e.convention == conv)
+                        notes.append(f'{solver} cannot spend exactly NFE {nfe}; skipped.' if conv == DEFAULT_CONVENTION else
+                                     f'{solver} cannot spend exactly NFE {nfe} with {convention_text(*conv)} ({rows}); skipped.')
                 for entry in self.entries:
-                    for j in range(len(self.seed_sets)):
+                    K = steps[entry.convention]
+                    for j in range(len(self.seed_sets) if K is not None else 0):
                         cells.append((entry, solver, nfe, K, j))
         return cells, notes
 
@@ -398,14 +471,15 @@ class Comparison:
         for entry, solver, nfe, K, j in todo:
             t0 = time.time()
             sigmas = self.sigmas_for(entry, K, solver)
-            batches = (generate_batch(self.net, b, sigmas, solver, self.device) for b in rank_batches(self.seed_sets[j], self.batch))
+            batches = (generate_batch(self.net, b, sigmas, solver, self.device, entry.final_step, entry.afs)
+                       for b in rank_batches(self.seed_sets[j], self.batch))
             m = self.measure(batches, refs[j])
             bad = [k for k, v in m.items() if not math.isfinite(v)]
             if bad:
                 raise dnnlib.UserError(f'Non-finite {", ".join(bad)} for {entry.label} ({solver}, NFE {nfe}); nothing was written for this cell')
             key = self.cell_key(entry.label, solver, nfe, j)
             self.results['cells'][key] = dict(schedule=entry.label, spec=entry.spec, solver=solver, nfe=nfe,
-                num_steps=K, seed_set=j, num_samples=len(self.seed_sets[j]),
+                num_steps=K, final_step=entry.final_step, afs=entry.afs, seed_set=j, num_samples=len(self.seed_sets[j]),
                 sigmas=[float(s) for s in sigmas], **m)
             self.timings[key] = time.time() - t0
             self._save()
@@ -440,10 +514,9 @@ def summarize(results):
 
 #----------------------------------------------------------------------------
 
-def _nfe_formula(solver):
-    from art.sampler import count_nfe
-    a, b = count_nfe(solver, 2) - count_nfe(solver, 1), count_nfe(solver, 1)
-    return ('K' if a == 1 else f'{a}K') + (f' - {a - b}' if a != b else '')
+def row_conventions(results):
+    """{row label: (final_step, afs)} from the cells (cells written before conventions existed: EDM's)."""
+    return {c['schedule']: (c.get('final_step', 'euler'), bool(c.get('afs', False))) for c in results['cells'].values()}
 
 def metric_name(results, metric):
     return dict(rms=f'RMS error vs {results["settings"]["ref_solver"]} NFE {results["settings"]["ref_nfe"]}',
@@ -452,8 +525,11 @@ def metric_name(results, metric):
 #----------------------------------------------------------------------------
 
 def markdown_tables(results, row_order=None, baseline='edm', tie=0.01):
+    """results.md: one table per (solver, metric); the header states EDM's convention, and each row
+    sampled with another one is marked † and footnoted with its convention and count_nfe formula."""
     s = results['settings']
     summary = summarize(results)
+    conventions = row_conventions(results)
     lines = [f'Network `{s["network"]}`; {s["num"]} samples per cell from seeds {s["first_seed"]}..'
              f'{s["first_seed"] + s["num"] * s["num_seed_sets"] - 1} ({s["num_seed_sets"]} seed set(s)'
              + ('; mean ± std over sets' if s['num_seed_sets'] > 1 else '') + '). Lower is better; best per column in bold.', '']
@@ -462,8 +538,9 @@ def markdown_tables(results, row_order=None, baseline='edm', tie=0.01):
         nfes = sorted({n for cols in rows.values() for n in cols})
         labels = [l for l in (row_order or []) if l in rows] + sorted(l for l in rows if l not in (row_order or []))
         best = {n: min(cols[n][0] for cols in rows.values() if n in cols) for n in nfes}
+        other = {l: conventions[l] for l in labels if conventions.get(l, DEFAULT_CONVENTION) != DEFAULT_CONVENTION}
         lines.append(f'### {solver}, {metric_name(results, metric)} (EDM convention: K steps ending with an Euler step '
-                     f'to sigma = 0, no AFS; NFE = {_nfe_formula(solver)})')
+                     f'to sigma = 0, no AFS; NFE = {nfe_formula(solver)}' + ('; rows marked † use another, below)' if other else ')'))
         lines.append('')
         lines.append('| schedule | ' + ' | '.join(f'NFE {n}' for n in nfes) + ' |')
         lines.append('|---' * (len(nfes) + 1) + '|')
@@ -476,7 +553,11 @@ def markdown_tables(results, row_order=None, baseline='edm', tie=0.01):
                 mean, std, k = rows[label][n]
                 txt = f'{mean:.4g}' + (f' ± {std:.2g}' if k > 1 else '')
                 cells.append(f'**{txt}**' if mean == best[n] else txt)
-            lines.append(f'| {label} | ' + ' | '.join(cells) + ' |')
+            lines.append(f'| {label}{" †" if label in other else ""} | ' + ' | '.join(cells) + ' |')
+        if other:
+            lines.append('')
+            for label in (l for l in labels if l in other):
+                lines.append(f'† {label}: {convention_text(*other[label])}; NFE = {nfe_formula(solver, *other[label])}.')
         if baseline in rows:
             lines.append('')
             for label in labels:
@@ -534,7 +615,8 @@ def sample_grid(cmp, outdir, num=8):
     """After Comparison.run() (rank 0): write OUTDIR/samples-<solver>.png for every solver table, one row
     per schedule at that table's lowest NFE (the grid measured in its cell, else Comparison.sigmas_for)
     and a last row with the reference samples, all from the same first `num` seeds of seed set 0
-    (this rank's part of it). Returns the paths written."""
+    (this rank's part of it), each row sampled with its own convention (a row that cannot spend that NFE
+    is left out). Returns the paths written."""
     from art import pictures
     from art.sampler import count_nfe
     ref = cmp.reference(0)
@@ -549,12 +631,14 @@ def sample_grid(cmp, outdir, num=8):
         nfe = min(nfes)
         rows, labels = [], []
         for entry in cmp.entries:
-            K = nfe_to_steps(solver, nfe)
+            K = nfe_to_steps(solver, nfe, final_step=entry.final_step, afs=entry.afs)
+            if K is None:
+                continue
             cell = cmp.results['cells'].get(cmp.cell_key(entry.label, solver, nfe, 0))
             sigmas = torch.tensor(cell['sigmas'], dtype=torch.float64) if cell else cmp.sigmas_for(entry, K, solver)
-            x = generate_batch(cmp.net, seeds, sigmas, solver, cmp.device)
+            x = generate_batch(cmp.net, seeds, sigmas, solver, cmp.device, entry.final_step, entry.afs)
             rows.append(to_uint8(x).permute(0, 2, 3, 1).cpu().numpy())
-            labels.append(f'{entry.label} ({solver}, NFE {count_nfe(solver, K)})')
+            labels.append(f'{entry.label} ({solver}, NFE {count_nfe(solver, K, final_step=entry.final_step, afs=entry.afs)})')
         rows.append(ref_row)
         labels.append(f'reference (NFE {cmp.settings["ref_nfe"]})')
         picture, _origins, _scale = pictures.make_grid(np.concatenate(rows), len(seeds), row_labels=labels)
