@@ -259,7 +259,7 @@ def generate_images(network_pkl, outdir, seeds=range(64), subdirs=False, class_i
 @click.option('--S_max',          'S_max',          help='Stoch. max noise level', metavar='FLOAT',                                type=click.FloatRange(min=0), default='inf', show_default=True)
 @click.option('--S_noise',        'S_noise',        help='Stoch. noise inflation', metavar='FLOAT',                                type=float, default=1, show_default=True)
 
-@click.option('--solver',                           help='ODE solver  [default: heun]', metavar='euler|heun|dpmpp-2m|ipndm|rk4',   type=click.Choice(art_sampler.SOLVERS))
+@click.option('--solver',                           help='ODE solver  [default: heun]', metavar='euler|heun|dpmpp-2m|dpmpp-3m|ipndm|rk4', type=click.Choice(art_sampler.SOLVERS))
 @click.option('--schedule',                         help='Time grid {sigma_i}: a name or a schedule file  [default: edm]', metavar='edm|uniform|logsnr|vp|ve|iddpm|PATH.json', type=str)
 @click.option('--disc',           'discretization', help='Ablate time step discretization {t_i} (alias of --schedule)', metavar='vp|ve|iddpm|edm', type=click.Choice(EDM_GRIDS))
 @click.option('--sigma_schedule', 'sigma_schedule', help='Ablate noise schedule sigma(t) (EDM\'s --schedule)', metavar='vp|ve|linear', type=click.Choice(['vp', 've', 'linear']))

@@ -28,8 +28,8 @@ import dnnlib
 from art import objective
 from art.sampler import IPNDM_COEFFS
 
-SOLVERS = ('euler', 'dpmpp-2m', 'ipndm')   # solvers whose local error the bank can evaluate
-POWERS = {'euler': 2, 'dpmpp-2m': 3, 'ipndm': 5}  # p = order + 1 of the equal-step leading term
+SOLVERS = ('euler', 'dpmpp-2m', 'dpmpp-3m', 'ipndm')   # solvers whose local error the bank can evaluate
+POWERS = {'euler': 2, 'dpmpp-2m': 3, 'dpmpp-3m': 4, 'ipndm': 5}  # p = order + 1 of the equal-step leading term
 
 #----------------------------------------------------------------------------
 
@@ -75,6 +75,24 @@ def _steps(solver, s, x, D, max_order=4):
                 c = np.nan_to_num(hl[1:] / (2 * hl[:-1]), nan=0.0, posinf=0.0)[:, None, None]  # 1 / (2 r_i)
             D_hat[1:] = D[1:-1] + c * (D[1:-1] - D[:-2])
         return ratio * x[:-1] + (1 - ratio) * D_hat
+    if solver == 'dpmpp-3m':   # art.sampler._dpmpp_3m: orders 1, 2 (the 2M rule), then 3 from D_i, D_{i-1}, D_{i-2}
+        ratio = (s[1:] / s[:-1])[:, None, None]
+        hl = np.log(s[:-1] / s[1:])
+        out = ratio * x[:-1] + (1 - ratio) * D[:-1]
+        fin = lambda v: np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0)   # coincident nodes: a zero step
+        with np.errstate(divide='ignore', invalid='ignore'):
+            if len(hl) > 1:
+                out[1] += (1 - ratio[1]) * fin(hl[1] / (2 * hl[0])) * (D[1] - D[0])
+            if len(hl) > 2:
+                hh = hl[2:]
+                r0, r1 = hl[1:-1] / hh, hl[:-2] / hh                     # h_{i-1}/h_i, h_{i-2}/h_i
+                phi1 = -np.expm1(-hh)
+                phi2 = 1 - phi1 / hh
+                phi3 = 0.5 - phi2 / hh
+                g = (phi2 * r0 + 2 * phi3) / (r0 + r1)
+                c_new, c_old = fin((phi2 + g) / r0)[:, None, None], fin(g / r1)[:, None, None]
+                out[2:] += c_new * (D[2:-1] - D[1:-2]) - c_old * (D[1:-2] - D[:-3])
+        return out
     if solver == 'ipndm':
         d = (x - D) / s[:, None, None]
         out = np.empty_like(x[:-1])
@@ -144,7 +162,7 @@ def density(bank, solver, sigma, rel_step=0.3, max_order=4):
     """r_S(sigma) = E e(sigma, h) / |h|^p for one step of size h = -rel_step sigma with an equal-step
     history (previous nodes at sigma - j h, clipped to sigma_max), p = POWERS[solver]."""
     p = POWERS[solver]
-    hist = {'euler': 0, 'dpmpp-2m': 1, 'ipndm': max_order - 1}[solver]
+    hist = {'euler': 0, 'dpmpp-2m': 1, 'dpmpp-3m': 2, 'ipndm': max_order - 1}[solver]
     out = []
     for sg in np.asarray(sigma, np.float64):
         h = -rel_step * sg

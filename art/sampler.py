@@ -6,7 +6,7 @@
 - `sample()`: every solver of SOLVERS on an arbitrary sigma grid (docs/solvers.md,
   solvers.md §1-5). euler/heun are exactly EDM's Algorithm 2 (Karras et al. 2022; edm-spec.md
   §2.5) including churn (S_churn, S_min, S_max, S_noise), with exactly one randn_like per step
-  (even when gamma = 0); dpmpp-2m, ipndm and rk4 are deterministic. Float64 state, the net called
+  (even when gamma = 0); dpmpp-2m, dpmpp-3m, ipndm and rk4 are deterministic. Float64 state, the net called
   on a 0-dim float64 sigma; the conventions final_step and afs; NFE = count_nfe(); a final check
   that the samples are finite (UserError naming the first non-finite step).
 - `ablation_sample()`: EDM's generalised Algorithm 1 (edm-spec.md §2.6): sigma(t) in vp|ve|linear,
@@ -25,16 +25,17 @@ import torch
 import dnnlib
 from art.schedules import get_sigmas, sigma_range, is_schedule_path, vp_beta_refit, vp_sigma, vp_sigma_deriv, vp_sigma_inv
 
-SOLVERS = ('euler', 'heun', 'dpmpp-2m', 'ipndm', 'rk4')
-SOLVER_ORDER = {'euler': 1, 'heun': 2, 'dpmpp-2m': 2, 'ipndm': 4, 'rk4': 4} # ipndm: max_order, on equal steps (2 on varying steps; docs/solvers.md)
+SOLVERS = ('euler', 'heun', 'dpmpp-2m', 'dpmpp-3m', 'ipndm', 'rk4')
+SOLVER_ORDER = {'euler': 1, 'heun': 2, 'dpmpp-2m': 2, 'dpmpp-3m': 3, 'ipndm': 4, 'rk4': 4} # ipndm: max_order, on equal steps (2 on varying steps; docs/solvers.md)
 SOLVER_INFO = {
     'euler':    'Euler on dx/dsigma = (x - D)/sigma (= DDIM); order 1, 1 NFE per step',
     'heun':     'Heun, EDM Algorithm 2 (Euler on the step to 0); order 2, 2 NFE per step',
     'dpmpp-2m': 'DPM-Solver++(2M) (Lu et al. 2022): multistep in lambda = -log sigma, data prediction; order 2, 1 NFE per step',
+    'dpmpp-3m': 'DPM-Solver++(3M) (Lu et al. 2022): third-order multistep in lambda, data prediction, exact step ratios; order 3, 1 NFE per step',
     'ipndm':    'iPNDM (Zhang & Chen 2023): Adams-Bashforth on d, equal-step coefficients, warm start; order 4 on equal steps, 1 NFE per step',
     'rk4':      'classical 4th-order Runge-Kutta on dx/dsigma; order 4, 4 NFE per step',
 }
-STAGES = {'euler': 1, 'heun': 2, 'dpmpp-2m': 1, 'ipndm': 1, 'rk4': 4} # network calls per full step
+STAGES = {'euler': 1, 'heun': 2, 'dpmpp-2m': 1, 'dpmpp-3m': 1, 'ipndm': 1, 'rk4': 4} # network calls per full step
 FINAL_STEPS = ('euler', 'none', 'denoise')
 SIGMA_SCHEDULES = ('vp', 've', 'linear')
 SCALINGS = ('vp', 'none')
@@ -53,7 +54,7 @@ def _check_choices(solver, final_step='euler'):
 def count_nfe(solver, num_steps, *, final_step='euler', afs=False):
     """K-1 full steps of STAGES[solver] calls each, then: 'euler' the Euler step to 0 (1 call),
     'none' nothing, 'denoise' D(x; sigma_{K-1}) (1 call). afs saves the first call (solvers.md §5).
-    Heun: 2K-1 | 2K-2 | 2K-1; RK4: 4K-3 | 4K-4 | 4K-3; Euler, DPM-Solver++(2M), iPNDM: K | K-1 | K."""
+    Heun: 2K-1 | 2K-2 | 2K-1; RK4: 4K-3 | 4K-4 | 4K-3; Euler, DPM-Solver++(2M/3M), iPNDM: K | K-1 | K."""
     _check_choices(solver, final_step)
     K = int(num_steps)
     if K < 1:
@@ -188,6 +189,43 @@ def _dpmpp_2m(den, x, t, hook, *, final_euler):
     return x
 
 #----------------------------------------------------------------------------
+def _dpmpp_3m(den, x, t, hook, *, final_euler):
+    """DPM-Solver++(3M): the third-order member of the multistep data-prediction solvers of Lu et al. 2022
+    (DPM-Solver++), in lambda = -log sigma (docs/solvers.md). The exact step is x_{i+1} = e^{-h} x_i +
+    int_0^h e^{-(h - tau)} D(lambda_i + tau) dtau (h = h_i, the lambda step); the Taylor expansion of D to
+    second order gives x_{i+1} = (sigma_{i+1}/sigma_i) x_i + phi1 D_i + phi2 h D'_i + phi3 h^2 D''_i with
+    phi1 = 1 - e^{-h}, phi2 = 1 - phi1/h, phi3 = 1/2 - phi2/h (int_0^h e^{-(h-tau)} tau^k/k! dtau = h^k phi_{k+1}),
+    and D'_i, D''_i are the derivatives at lambda_i of the quadratic through D_{i-2}, D_{i-1}, D_i at their
+    lambdas (exact step ratios r_i = h_{i-1}/h_i). In those terms, with d0 = (D_i - D_{i-1})/r_i,
+    d1 = (D_{i-1} - D_{i-2})/(h_{i-2}/h_i) and q = (d0 - d1)/(r_i + h_{i-2}/h_i) (= h^2 D''/2 + O(h^3)):
+    h D'_i = d0 + r_i q and h^2 D''_i = 2 q (q weighted by phi3 alone, as in k-diffusion's
+    sample_dpmpp_3m_sde, is half the Taylor term and only second order). Warm start: first order on the
+    first step, the 2M rule of _dpmpp_2m on the second; the step to sigma = 0 is first order (x_{i+1} = D_i)."""
+    n = t.numel() - 1
+    m = n - 1 if final_euler else n                      # steps between non-zero noise levels
+    ratio = t[1:] / t[:-1]
+    h = -ratio[:m].log()                                 # h^lambda_i = log(sigma_i / sigma_{i+1}), i < m
+    half_inv_r = h[1:2] / (2 * h[:1])                    # 1/(2 r_1): the 2M rule on step 1
+    hh = h[2:]                                           # steps i = 2..m-1 are third order
+    r0, r1 = h[1:-1] / hh, h[:-2] / hh                   # h_{i-1}/h_i, h_{i-2}/h_i
+    phi1 = -torch.expm1(-hh)
+    phi2 = 1 - phi1 / hh
+    phi3 = 0.5 - phi2 / hh
+    g = (phi2 * r0 + 2 * phi3) / (r0 + r1)               # weight of q beyond phi2 d0: phi2 (d0 + r0 q) + 2 phi3 q
+    c_new, c_old = (phi2 + g) / r0, g / r1               # x += c_new (D_i - D_{i-1}) - c_old (D_{i-1} - D_{i-2})
+    D1 = D2 = None                                       # D_{i-1}, D_{i-2}
+    for i in range(n):
+        D = den(x, t[i])
+        x = ratio[i] * x + (1 - ratio[i]) * D
+        if i == 1 and i < m:
+            x = x + (1 - ratio[i]) * half_inv_r[0] * (D - D1)
+        elif 2 <= i < m:
+            x = x + c_new[i - 2] * (D - D1) - c_old[i - 2] * (D1 - D2)
+        D1, D2 = D, D1
+        hook(i, t[i + 1], x)
+    return x
+
+#----------------------------------------------------------------------------
 # Adams-Bashforth coefficients for equal steps, newest direction first (solvers.md §3).
 IPNDM_COEFFS = ((1,), (3 / 2, -1 / 2), (23 / 12, -16 / 12, 5 / 12), (55 / 24, -59 / 24, 37 / 24, -9 / 24))
 
@@ -256,7 +294,7 @@ def sample(net, latents, sigmas, class_labels=None, *, solver='heun', randn_like
     elif solver == 'ipndm':
         x = _ipndm(den, x, t, hook, final_euler=final_euler, max_order=max_order)
     else:
-        x = {'dpmpp-2m': _dpmpp_2m, 'rk4': _rk4}[solver](den, x, t, hook, final_euler=final_euler)
+        x = {'dpmpp-2m': _dpmpp_2m, 'dpmpp-3m': _dpmpp_3m, 'rk4': _rk4}[solver](den, x, t, hook, final_euler=final_euler)
     if final_step == 'denoise':
         x = den(x, grid[-2])
         hook(grid.numel() - 2, grid[-1], x)

@@ -31,7 +31,7 @@ def _bank(n=4, N=3000):
 
 #----------------------------------------------------------------------------
 
-@pytest.mark.parametrize('solver', ['euler', 'dpmpp-2m', 'ipndm'])
+@pytest.mark.parametrize('solver', ['euler', 'dpmpp-2m', 'dpmpp-3m', 'ipndm'])
 def test_step_errors_match_the_sampler(solver):
     """The bank's step (23) from exact states equals art.sampler's update from the same states: the last step of
     sample() on the grid, run from the exact state at its first node, for a linear (Gaussian) denoiser whose
@@ -46,6 +46,49 @@ def test_step_errors_match_the_sampler(solver):
         ours = sampler.sample(net, z, grid, solver=solver, final_step='none').flatten().numpy()
         e = le.local_error_vectors(bank, solver, [a, b, 0.0])[0, :, 0]
         np.testing.assert_allclose(ours - x_b[0], e, rtol=1e-5, atol=1e-9)
+
+class _Scripted(torch.nn.Module):
+    """A network returning script[k] on its k-th call (EDM's interface), whatever x and sigma are."""
+    def __init__(self, script):
+        super().__init__()
+        self.script, self.calls, self.img_resolution, self.img_channels, self.label_dim = script, 0, 2, 1, 0
+    def round_sigma(self, sigma):
+        return torch.as_tensor(sigma)
+    def forward(self, x, sigma, class_labels=None):
+        self.calls += 1
+        return self.script[self.calls - 1]
+
+@pytest.mark.parametrize('solver', le.SOLVERS)
+def test_steps_match_the_sampler_with_history(solver):
+    """Every step of _steps (23), given the sampler's own states and denoised values as the history, lands on the
+    sampler's next state: the warm start (orders 1, 2, 3 for dpmpp-3m), the real step ratios, all steps at once."""
+    gen = torch.Generator().manual_seed(4)
+    K = 9
+    for s in (schedules.get_sigmas('edm', K, sigma_min=0.01, sigma_max=T).numpy()[:-1],
+              np.sort(np.exp(np.random.default_rng(5).uniform(np.log(0.01), np.log(T), K)))[::-1]):
+        script = [torch.randn(3, 1, 2, 2, generator=gen, dtype=torch.float64) for _ in range(K)]
+        z = torch.randn(3, 1, 2, 2, generator=gen, dtype=torch.float64)
+        states = sampler.trajectory(_Scripted(script), z, list(s) + [0.0], solver=solver, final_step='none')
+        x = states.reshape(K, 3, -1).numpy()
+        D = torch.stack(script).reshape(K, 3, -1).numpy()               # D[K-1] is never used
+        np.testing.assert_allclose(le._steps(solver, s, x, D), x[1:], rtol=1e-12, atol=1e-12)
+
+def test_dpmpp_3m_leading_term():
+    """With exact history on equal lambda steps the 3M error is (3/8) h^4 D''' + O(h^5) (lambda frame): the Taylor
+    remainder h^4 D'''/24 plus the interpolation errors of h D' and h^2 D'' (-h^3 D'''/3 and -h^3 D''') weighted by
+    phi_2 ~ h/2 and phi_3 ~ h/6."""
+    bank, xT = _bank(n=2, N=6000)
+    lam0 = -np.log(0.8)
+    Dl = lambda lam: _exact(np.exp(-np.atleast_1d(lam)), xT)[1][0]
+    d = 1e-2
+    D3 = (Dl(lam0 + 2 * d) - 2 * Dl(lam0 + d) + 2 * Dl(lam0 - d) - Dl(lam0 - 2 * d)) / (2 * d ** 3)
+    ratios = []
+    for h in (0.04, 0.02):
+        lams = lam0 + h * np.array([-2.0, -1.0, 0.0, 1.0])
+        e = -le.local_error_vectors(bank, 'dpmpp-3m', list(np.exp(-lams)) + [0.0])[2, :, 0]  # exact - step
+        ratios.append(e / (3 / 8 * h ** 4 * D3))
+    np.testing.assert_allclose(ratios[1], 1, rtol=0.06)
+    assert np.all(np.abs(ratios[1] - 1) < np.abs(ratios[0] - 1) + 1e-3)
 
 def test_dpmpp_2m_leading_term():
     """Eq. (20): the 2M error of a step with ratio r is h^3 [D'/12 + (1/6 + r/4) D''] + O(h^4) (lambda frame)."""
@@ -80,7 +123,7 @@ def test_flow_derivatives_lambda_gaussian():
 
 #----------------------------------------------------------------------------
 
-@pytest.mark.parametrize('solver', ['dpmpp-2m', 'ipndm'])
+@pytest.mark.parametrize('solver', ['dpmpp-2m', 'dpmpp-3m', 'ipndm'])
 def test_refine_lowers_the_cost_and_keeps_a_valid_grid(solver):
     bank, _ = _bank(n=8, N=400)
     for last_node in ('learned', 'pinned'):

@@ -2,8 +2,8 @@
 # Copyright (c) 2026 The ART-EDM authors. Released under the MIT License (see LICENSE).
 
 """Tests of the solvers of art.sampler.sample() beyond Euler/Heun (solvers.md §2-5): convergence
-order against exact solutions, DPM-Solver++(2M) against an independent NumPy implementation, the
-iPNDM update against the Adams-Bashforth formulas, one RK4 step against the Taylor polynomial, the
+order against exact solutions, DPM-Solver++(2M) and (3M) against independent NumPy implementations,
+the 3M warm start, the iPNDM update against the Adams-Bashforth formulas, one RK4 step against the Taylor polynomial, the
 NFE of every solver x final step x AFS, and the non-finite guard."""
 
 import importlib.util
@@ -81,6 +81,10 @@ def test_order_test_detects_wrong_ab4_coefficients(monkeypatch):
     bad = log_slope(Ks, bump_errors('ipndm', Ks))
     assert good > 3.7 and bad < 2.5, (good, bad)
 
+def log_grid(K, hi, lo):
+    """K noise levels equally spaced in lambda = -log sigma from hi to lo, then 0."""
+    return torch.cat([torch.exp(torch.linspace(math.log(hi), math.log(lo), K, dtype=torch.float64)), torch.zeros(1, dtype=torch.float64)])
+
 #----------------------------------------------------------------------------
 @pytest.mark.parametrize('solver', ['euler', 'heun', 'dpmpp-2m', 'rk4'])
 def test_order_gauss1d_exact_solution(solver):
@@ -95,6 +99,25 @@ def test_order_gauss1d_exact_solution(solver):
         errs.append((sampler.sample(net, z, sig, solver=solver, final_step='none') - exact).abs().max().item())
     slope = log_slope(Ks, errs)
     assert abs(slope - sampler.SOLVER_ORDER[solver]) < 0.3, slope
+
+#----------------------------------------------------------------------------
+def test_dpmpp_3m_warm_start_order_gauss1d():
+    # On EDM's grid for N(0, 1) data the error of the Euler first step of the warm start (local O(h^2)),
+    # carried to sigma_{K-1} by the exact linear flow, dominates: order 2 in all. The rest is order 3.
+    net = load_network('builtin:gauss1d')
+    z = torch.randn(64, 1, 1, 1, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    T = 3.0
+    exact = lambda s: z * T * math.sqrt(1 + s ** 2) / math.sqrt(1 + T ** 2)
+    Ks = [64, 91, 128, 181, 256]
+    total, rest = [], []
+    for K in Ks:
+        sig = get_sigmas('edm', K, net=net)
+        s1, s_end = float(sig[1]), float(sig[-2])
+        err = sampler.sample(net, z, sig, solver='dpmpp-3m', final_step='none') - exact(s_end)
+        first = (sampler.sample(net, z, sig[[0, 1, -1]], solver='euler', final_step='none') - exact(s1)) * math.sqrt(1 + s_end ** 2) / math.sqrt(1 + s1 ** 2)
+        total.append(err.abs().max().item())
+        rest.append((err - first).abs().max().item())
+    assert abs(log_slope(Ks, total) - 2) < 0.3 and abs(log_slope(Ks, rest) - 3) < 0.3, (log_slope(Ks, total), log_slope(Ks, rest))
 
 #----------------------------------------------------------------------------
 @needs_sklearn
@@ -145,6 +168,80 @@ def test_dpmpp_2m_matches_independent_implementation(final_step):
     ref = numpy_dpmpp_2m(lambda y, s: net(torch.as_tensor(y), torch.tensor(s, dtype=torch.float64), labels).numpy(), z.numpy() * grid[0], grid)
     np.testing.assert_allclose(x.numpy(), ref, rtol=1e-12, atol=1e-12)
     assert np.abs(ref).max() > 0.1
+
+#----------------------------------------------------------------------------
+def numpy_dpmpp_3m(D, x, sig, d2_weight=2.0):
+    """DPM-Solver++(3M) written out in t = -log(sigma) (Lu et al. 2022, alpha = 1) in the paper's variables:
+    r0 = h_{i-1}/h, r1 = h_{i-2}/h, D1_0 = (D_i - D_{i-1})/r0, D1_1 = (D_{i-1} - D_{i-2})/r1,
+    D1 = D1_0 + r0 (D1_0 - D1_1)/(r0 + r1) (= h D'), D2 = (D1_0 - D1_1)/(r0 + r1) (= h^2 D''/2), and
+    x = e^{-h} x + (1 - e^{-h}) D_i + phi_2 D1 + d2_weight phi_3 D2, phi_2 = 1 - (1 - e^{-h})/h, phi_3 = 1/2 - phi_2/h,
+    where h^k phi_{k+1} = int_0^h e^{-(h-s)} s^k/k! ds. d2_weight = 2 is the Taylor weight of D''/2; d2_weight = 1
+    is the weight phi_3 alone that k-diffusion's sample_dpmpp_3m_sde (eta = 0) gives D2. First step first order,
+    second the 2M rule (Alg. 2), the step to 0 x = D."""
+    hist = []
+    for i in range(len(sig) - 1):
+        den = D(x, sig[i])
+        if sig[i + 1] == 0:
+            x = den
+        else:
+            h = math.log(sig[i]) - math.log(sig[i + 1])
+            x_next = math.exp(-h) * x - math.expm1(-h) * den
+            if len(hist) == 1:
+                r0 = (math.log(sig[i - 1]) - math.log(sig[i])) / h
+                x_next = x_next - math.expm1(-h) * (den - hist[-1]) / (2 * r0)
+            elif len(hist) >= 2:
+                r0 = (math.log(sig[i - 1]) - math.log(sig[i])) / h
+                r1 = (math.log(sig[i - 2]) - math.log(sig[i - 1])) / h
+                D1_0, D1_1 = (den - hist[-1]) / r0, (hist[-1] - hist[-2]) / r1
+                D1 = D1_0 + r0 * (D1_0 - D1_1) / (r0 + r1)
+                D2 = (D1_0 - D1_1) / (r0 + r1)
+                phi_2 = 1 + math.expm1(-h) / h
+                phi_3 = 0.5 - phi_2 / h
+                x_next = x_next + phi_2 * D1 + d2_weight * phi_3 * D2
+            x = x_next
+        hist.append(den)
+    return x
+
+@needs_sklearn
+@pytest.mark.parametrize('grid,final_step', [('edm', 'euler'), ('edm', 'none'), ('logsnr', 'none')])
+def test_dpmpp_3m_matches_independent_implementation(grid, final_step):
+    net = load_network('builtin:gmm-digits')
+    z = torch.randn(6, 1, 8, 8, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    labels = torch.eye(10, dtype=torch.float64)[[0, 3, 5, 7, 8, 9]]
+    sig = get_sigmas(grid, 8, net=net)
+    x = sampler.sample(net, z, sig, labels, solver='dpmpp-3m', final_step=final_step)
+    nodes = sig.tolist() if final_step == 'euler' else sig.tolist()[:-1]
+    ref = numpy_dpmpp_3m(lambda y, s: net(torch.as_tensor(y), torch.tensor(s, dtype=torch.float64), labels).numpy(), z.numpy() * nodes[0], nodes)
+    np.testing.assert_allclose(x.numpy(), ref, rtol=1e-11, atol=1e-11)
+    assert np.abs(ref).max() > 0.1
+    two_m = sampler.sample(net, z, sig, labels, solver='dpmpp-2m', final_step=final_step)
+    assert (x - two_m).abs().max() > 1e-4 # the third-order steps change the result
+
+def test_dpmpp_3m_order_on_equal_lambda_steps():
+    # The bump ODE is exact while sigma > SA, so the warm start is exact: the slope is the 3M rule's. The same
+    # test run on the update with D2 weighted by phi_3 alone (half the Taylor term of D'') measures order 2.
+    x0 = torch.ones(1, 1, 1, 1, dtype=torch.float64)
+    exact = 0.2 * math.exp(-bump_g(0.2)) # sigma_0 = 1
+    Ks = [64, 91, 128, 181, 256]
+    errs = [abs(sampler.sample(bump_net(), x0, log_grid(K, 1.0, 0.2), solver='dpmpp-3m', final_step='none').item() - exact) for K in Ks]
+    slope = log_slope(Ks, errs)
+    assert abs(slope - 3) < 0.3, slope
+    bump = lambda x, s: float(bump_net()(torch.tensor(x, dtype=torch.float64), torch.tensor(s, dtype=torch.float64)))
+    for K in Ks[:2]:                                      # the NumPy 3M is the sampler's
+        ours = sampler.sample(bump_net(), x0, log_grid(K, 1.0, 0.2), solver='dpmpp-3m', final_step='none').item()
+        assert abs(numpy_dpmpp_3m(bump, 1.0, log_grid(K, 1.0, 0.2).tolist()[:-1]) - ours) < 1e-13
+    half = [abs(numpy_dpmpp_3m(bump, 1.0, log_grid(K, 1.0, 0.2).tolist()[:-1], d2_weight=1.0) - exact) for K in Ks]
+    assert log_slope(Ks, half) < 2.5, log_slope(Ks, half)
+
+def test_dpmpp_3m_warm_start_is_2m():
+    # Orders 1 and 2 on the first two steps: on grids with at most two steps between non-zero levels 3M is 2M.
+    net = load_network('builtin:gauss1d')
+    z = torch.randn(5, 1, 1, 1, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    sig = get_sigmas('edm', 6, net=net)
+    for grid, final_step in [(sig[[0, 2, 4, 6]], 'euler'), (sig[[0, 1, 3, 6]], 'none'), (sig[[0, 3, 6]], 'euler'), (sig[[0, 6]], 'euler')]:
+        torch.testing.assert_close(sampler.sample(net, z, grid, solver='dpmpp-3m', final_step=final_step),
+            sampler.sample(net, z, grid, solver='dpmpp-2m', final_step=final_step), rtol=1e-14, atol=1e-14)
+    assert not torch.allclose(sampler.sample(net, z, sig, solver='dpmpp-3m'), sampler.sample(net, z, sig, solver='dpmpp-2m'), rtol=1e-6)
 
 #----------------------------------------------------------------------------
 @pytest.mark.parametrize('max_order,final_step', [(4, 'none'), (4, 'euler'), (2, 'none')])
@@ -200,6 +297,7 @@ SPEC_NFE = { # solvers.md §1-5, per final step; AFS saves one call (when there 
     'euler': lambda K: dict(euler=K, none=K - 1, denoise=K),
     'heun': lambda K: dict(euler=2 * K - 1, none=2 * (K - 1), denoise=2 * K - 1),
     'dpmpp-2m': lambda K: dict(euler=K, none=K - 1, denoise=K),
+    'dpmpp-3m': lambda K: dict(euler=K, none=K - 1, denoise=K),
     'ipndm': lambda K: dict(euler=K, none=K - 1, denoise=K),
     'rk4': lambda K: dict(euler=4 * K - 3, none=4 * (K - 1), denoise=4 * K - 3),
 }
@@ -243,8 +341,9 @@ def test_afs_first_direction():
     x0 = z * s0
     torch.testing.assert_close(x, x0 + (s1 - s0) * x0 / math.sqrt(1 + s0 ** 2), rtol=1e-14, atol=0)
     assert nfe == 0 and net.seen == []
-    y = sampler.sample(net, z, [s0, s1, 0.0], solver='dpmpp-2m', final_step='none', afs=True)
-    torch.testing.assert_close(y, x, rtol=1e-14, atol=0) # D_0 = x_0 - sigma_0 d_0 gives the same first step
+    for solver in ('dpmpp-2m', 'dpmpp-3m'):
+        y = sampler.sample(net, z, [s0, s1, 0.0], solver=solver, final_step='none', afs=True)
+        torch.testing.assert_close(y, x, rtol=1e-14, atol=0) # D_0 = x_0 - sigma_0 d_0 gives the same first step
 
 #----------------------------------------------------------------------------
 def test_user_errors():
@@ -284,7 +383,7 @@ def test_non_finite_guard_ablation_sampler():
 #----------------------------------------------------------------------------
 # generate.py's plan: the new solvers go through sample(), never the ablation sampler.
 
-@pytest.mark.parametrize('solver', ['dpmpp-2m', 'ipndm', 'rk4'])
+@pytest.mark.parametrize('solver', ['dpmpp-2m', 'dpmpp-3m', 'ipndm', 'rk4'])
 def test_generate_plan_new_solvers(solver):
     import generate # pylint: disable=import-outside-toplevel
     net = load_network('builtin:gauss1d')
