@@ -39,7 +39,7 @@ from art import schedules
 
 LAST_NODES = ('learned', 'pinned')
 SOLVERS = tuple(objective.ERROR_MODELS) + tuple(s for s in local_error.SOLVERS if s not in objective.ERROR_MODELS)
-REFINED = ('dpmpp-2m', 'ipndm')  # solvers whose grid is refined on the exact discrete cost by default
+REFINED = ('dpmpp-2m', 'dpmpp-3m', 'ipndm')  # solvers whose grid is refined on the exact discrete cost by default
 CLOCK_STEPS = 512   # resolution of the time change written for last_node='learned'
 
 _profiles = weakref.WeakKeyDictionary()  # net -> {settings: (sigma_fine, rbar) or TrajectoryBank}

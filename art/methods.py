@@ -192,7 +192,7 @@ register('art-rl-paper', 'ART-RL with the paper\'s published settings (Algorithm
          options=_rl_options(rl.PAPER), solvers=('euler',), fixed_solver='euler', resumable=True)(_art_rl(rl.PAPER))
 
 @register('gits', 'GITS (Chen et al. 2024): dynamic programming over a fine teacher grid with the solver\'s own step cost (multistep: pair-state DP)',
-          options=dict(coeff=1.15, num_teacher=41, teacher_rho=7.0, num_warmup=32), solvers=None)
+          options=dict(coeff=1.15, num_teacher=41, teacher_rho=7.0, num_warmup=32), solvers=peers.ONE_STEP + peers.MULTISTEP)
 def _gits(net, num_steps, *, solver, seed, device, progress, log, coeff, num_teacher, teacher_rho, num_warmup, sigma_min, sigma_max):
     del progress
     return peers.gits(net, num_steps, solver=solver, coeff=coeff, num_teacher=num_teacher, teacher_rho=teacher_rho,
