@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 import dnnlib
+from art import descent
 from art import sampler
 from art import schedules
 
@@ -328,81 +329,19 @@ def edm_best_rho(net, num_steps, *, solver='heun', device='cpu', log=None, **kwa
     return dict(sigmas=sigmas.tolist(), solver=solver, rho=rho, rms_by_rho={str(k): v for k, v in table.items() if np.isfinite(v)})
 
 #----------------------------------------------------------------------------
-# LD3: the grid learned by gradient descent through the student solver.
-
-def rollout(net, latents, sigmas, class_labels=None, *, solver='euler'):
-    """Differentiable `sampler.sample()` without churn: the same samples on a grid (K+1 sigmas ending in 0) whose
-    autograd graph reaches `sigmas`. Every solver's final Euler step to 0 equals D(x; sigma_{K-1}), so the
-    sampler's final_step='denoise' gives the same samples while keeping sigma = 0 out of the arithmetic; Euler is
-    sample()'s iPNDM of order 1 (x + h d). Heun is stepped here: sample()'s churn noise sqrt(t_hat^2 - t^2) has an
-    infinite derivative at gamma = 0."""
-    if solver == 'heun':
-        x = latents.to(torch.float64) * sigmas[0]
-        for i in range(len(sigmas) - 2):
-            s, t = sigmas[i], sigmas[i + 1]
-            d = (x - net(x, s, class_labels).to(torch.float64)) / s
-            x_pred = x + (t - s) * d
-            x = x + (t - s) * (d + (x_pred - net(x_pred, t, class_labels).to(torch.float64)) / t) / 2
-        return net(x, sigmas[-2], class_labels).to(torch.float64)
-    if solver == 'euler':
-        return sampler.sample(net, latents, sigmas, class_labels, solver='ipndm', max_order=1, final_step='denoise', check_finite=False)
-    return sampler.sample(net, latents, sigmas, class_labels, solver=solver, final_step='denoise', check_finite=False)
-
-LD3_MIN_FRACTION = 1e-4  # every log-sigma decrement is at least this fraction of the log range
-
-def ld3_init(edm_sigmas, last_node, floor):
-    """Free parameters theta reproducing the grid `edm_sigmas` (K+1, ending in 0) under ld3_grid."""
-    log_s = torch.as_tensor(edm_sigmas, dtype=torch.float64)[:-1].log()
-    dec = log_s[:-1] - log_s[1:]
-    if last_node == 'learned':
-        dec = torch.cat([dec, (log_s[-1] - np.log(floor)).reshape(1)])
-    frac = dec / dec.sum()
-    return ((frac - LD3_MIN_FRACTION) / (1 - len(frac) * LD3_MIN_FRACTION)).log()
-
-def ld3_grid(theta, sigma_min, sigma_max, last_node, floor):
-    """The K+1 sigmas of parameters theta: sigma_0 = sigma_max, log-decrements L f_k with fractions
-    f = eps + (1 - n eps) softmax(theta) (n = len(theta), eps = LD3_MIN_FRACTION), then 0. 'pinned': n = K-1,
-    L = log(sigma_max/sigma_min), so the last node is sigma_min. 'learned': n = K (the last entry is the slack
-    left below the last node), L = log(sigma_max/floor), so the last node is free in (floor, sigma_max)."""
-    f = LD3_MIN_FRACTION + (1 - len(theta) * LD3_MIN_FRACTION) * torch.softmax(theta, dim=0)
-    top = theta.new_tensor(np.log(sigma_max))
-    L = np.log(sigma_max / (sigma_min if last_node == 'pinned' else floor))
-    log_s = top - L * torch.cumsum(f, dim=0)                  # the last entry ends at sigma_min or at the floor
-    parts = [theta.new_tensor([sigma_max]), log_s[:-1].exp()]
-    if last_node == 'pinned' and len(theta) > 0:
-        parts.append(theta.new_tensor([sigma_min]))
-    return torch.cat(parts + [theta.new_zeros([1])])
-
-def _differentiable_features(spec, device):
-    """x in [-1, 1] -> the features of a built-in art.detectors stand-in, differentiable in x (no uint8 rounding)."""
-    from art.detectors import load_detector # pylint: disable=import-outside-toplevel
-    import torch.nn.functional as F # pylint: disable=import-outside-toplevel
-    det, _label = load_detector(spec, device)  # a pickled detector is refused here (no trust)
-    if not (hasattr(det, 'model') and hasattr(det.model, 'features')):
-        raise dnnlib.UserError(f'ld3: detector "{spec}" is not differentiable here; use a built-in stand-in such as lenet-mnist')
-    dtype = det.mean.dtype
-    def feat(x):
-        u = ((x * 127.5 + 128).clip(0, 255) / 255).to(dtype)
-        if det.channels == 3 and u.shape[1] == 1:
-            u = u.repeat(1, 3, 1, 1)
-        elif det.channels == 1 and u.shape[1] == 3:
-            u = u.mean(dim=1, keepdim=True)
-        if u.shape[-1] != det.resolution or u.shape[-2] != det.resolution:
-            u = F.interpolate(u, size=(det.resolution, det.resolution), mode='bilinear', align_corners=False, antialias=True)
-        return det.model.features((u - det.mean) / det.std).to(torch.float64)
-    return feat
+# LD3: the grid learned by gradient descent through the student solver (art.descent).
 
 def ld3(net, num_steps, *, solver='euler', num_train=32, iters=100, lr=0.05, batch=32, ref_steps=64, detector='',
         last_node='pinned', floor_ratio=0.1, seed=0, sigma_min=None, sigma_max=None, device='cpu', log=None):
     """LD3-style learned grid (Tong et al., ICLR'25, "Learning to Discretize Denoising Diffusion ODEs"): the K
-    nodes of ld3_grid(theta) minimise, by Adam on theta, the terminal distance of the student `solver` to the
+    nodes of art.descent.grid(theta) minimise, by Adam on theta, the terminal distance of the student `solver` to the
     teacher from the same latents,
 
-        loss(theta) = mean_b || phi(rollout(z_b; ld3_grid(theta))) - phi(x_ref,b) ||_2 / sqrt(dim phi),
+        loss(theta) = mean_b || phi(rollout(z_b; grid(theta))) - phi(x_ref,b) ||_2 / sqrt(dim phi),
 
     phi = identity (pixel RMS) or the features of `detector` (an art.detectors stand-in). The teacher x_ref is
     art.sampler.reference_samples (Heun on EDM's rho=7 grid, `ref_steps` steps) from `num_train` warm-up latents
-    (art.sampler.warmup_latents(seed)); minibatches of `batch`; theta starts at EDM's rho=7 grid (ld3_init);
+    (art.sampler.warmup_latents(seed)); minibatches of `batch`; theta starts at EDM's rho=7 grid;
     the learning rate follows a cosine decay from `lr` to 0 over `iters`.
     Unlike the paper there is no decoupled time input and no soft teacher forcing. With batch >= num_train the
     iterate with the lowest loss is kept, else the last. Returns a schedule dict with loss_history = [loss at
@@ -421,52 +360,10 @@ def ld3(net, num_steps, *, solver='euler', num_train=32, iters=100, lr=0.05, bat
         latents, labels = sampler.warmup_latents(net, num_train, seed, device)
         cache[key] = latents, labels, sampler.reference_samples(net, latents, labels, num_steps=ref_steps, sigma_min=lo, sigma_max=hi)
     latents, labels, ref = cache[key]
-    feat = _differentiable_features(detector, device) if detector else (lambda x: x.flatten(1))
-    with torch.no_grad():
-        ref_f = feat(ref)
-    def loss_of(theta, idx):
-        sigmas = ld3_grid(theta, lo, hi, last_node, floor)
-        x = rollout(net, latents[idx], sigmas, None if labels is None else labels[idx], solver=solver)
-        return (feat(x) - ref_f[idx]).square().mean(dim=1).sqrt().mean()
-    def check(loss, it):
-        if not torch.isfinite(loss):
-            raise dnnlib.UserError(f'ld3: non-finite training loss at iteration {it} (K={K}, {solver}); lower lr or check the network')
-        return float(loss.detach())
+    feat = descent.differentiable_features(detector, device) if detector else None
     edm = _grid('edm', K, net, lo, hi, rho=7.0, device=device)
-    theta = ld3_init(edm.cpu(), last_node, floor).to(device)
-    everything = torch.arange(num_train, device=device)
-    with torch.no_grad():
-        first = check(loss_of(theta, everything), 0)
-    n_free = len(theta) - (1 if last_node == 'pinned' else 0) # softmax of n entries has n-1 degrees of freedom
-    best = (first, theta.clone())
-    if n_free > 0 and iters > 0:
-        theta = theta.clone().requires_grad_(True)
-        opt = torch.optim.Adam([theta], lr=lr)
-        decay = torch.optim.lr_scheduler.LambdaLR(opt, lambda it: 0.5 * (1 + np.cos(np.pi * it / iters)))
-        gen = torch.Generator().manual_seed(int(seed))
-        order = torch.randperm(num_train, generator=gen)
-        pos = 0
-        with torch.enable_grad():
-            for it in range(iters):
-                if pos + min(batch, num_train) > num_train:
-                    order, pos = torch.randperm(num_train, generator=gen), 0
-                idx = order[pos:pos + batch].to(device)
-                pos += len(idx)
-                loss = loss_of(theta, idx)
-                value = check(loss, it)
-                if batch >= num_train and value < best[0]:
-                    best = (value, theta.detach().clone())
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                decay.step()
-                if log is not None and (it % 20 == 0 or it == iters - 1):
-                    log(f'ld3 K={K} ({solver}) iter {it}: loss {value:.5g}')
-        with torch.no_grad():
-            last = check(loss_of(theta.detach(), everything), iters)
-        if batch < num_train or last < best[0]:
-            best = (last, theta.detach().clone())
-    sigmas = ld3_grid(best[1], lo, hi, last_node, floor).detach()
+    sigmas, first, final = descent.descend(net, edm, latents, labels, ref, solver=solver, iters=iters, lr=lr, batch=batch,
+        last_node=last_node, floor=floor, sigma_min=lo, sigma_max=hi, feat=feat, seed=seed, log=log, tag='ld3')
     if log is not None:
-        log(f'ld3 K={K} ({solver}): loss {first:.5g} at the EDM init -> {best[0]:.5g}')
-    return dict(sigmas=sigmas.tolist(), solver=solver, loss_history=[first, best[0]], train_seconds=time.perf_counter() - t0)
+        log(f'ld3 K={K} ({solver}): loss {first:.5g} at the EDM init -> {final:.5g}')
+    return dict(sigmas=sigmas.tolist(), solver=solver, loss_history=[first, final], train_seconds=time.perf_counter() - t0)

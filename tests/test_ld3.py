@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import dnnlib
-from art import methods, peers, sampler, schedules
+from art import descent, methods, peers, sampler, schedules
 from art.builtin import load_builtin
 from art.metrics import rms_error
 from gauss_net import Gauss
@@ -24,7 +24,7 @@ def test_rollout_equals_sample(solver):
     net = Gauss(s=0.5, res=2)
     z = torch.randn(3, 1, 2, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     sig = schedules.get_sigmas('edm', 5, net=net)
-    np.testing.assert_allclose(peers.rollout(net, z, sig, solver=solver).numpy(),
+    np.testing.assert_allclose(descent.rollout(net, z, sig, solver=solver).numpy(),
                                sampler.sample(net, z, sig, solver=solver).numpy(), rtol=1e-12, atol=1e-12)
 
 @pytest.mark.parametrize('solver', sampler.SOLVERS)
@@ -34,7 +34,7 @@ def test_gradients_reach_the_nodes_and_match_finite_differences(solver):
     base = schedules.get_sigmas('edm', 5, net=net)
     ref = sampler.sample(net, z, schedules.get_sigmas('edm', 200, net=net), solver='heun')
     def loss(nodes):
-        x = peers.rollout(net, z, torch.cat([nodes, nodes.new_zeros(1)]), solver=solver)
+        x = descent.rollout(net, z, torch.cat([nodes, nodes.new_zeros(1)]), solver=solver)
         return (x - ref).square().mean()
     nodes = base[:-1].clone().requires_grad_(True)
     loss(nodes).backward()
@@ -51,11 +51,11 @@ def test_gradients_reach_the_nodes_and_match_finite_differences(solver):
 @pytest.mark.parametrize('K', [1, 2, 3, 7])
 def test_init_is_edm_and_grid_stays_valid(last_node, K):
     edm = schedules.get_sigmas('edm', K, sigma_min=0.002, sigma_max=80.0, rho=7.0)
-    theta = peers.ld3_init(edm, last_node, 0.0002)
-    np.testing.assert_allclose(peers.ld3_grid(theta, 0.002, 80.0, last_node, 0.0002).numpy(), edm.numpy(), rtol=1e-12)
+    theta = descent.grid_init(edm, last_node, 0.0002)
+    np.testing.assert_allclose(descent.grid(theta, 0.002, 80.0, last_node, 0.0002).numpy(), edm.numpy(), rtol=1e-12)
     for scale in (3.0, 30.0):                                   # arbitrary parameters: still a grid within range
         t = scale * torch.randn(len(theta), dtype=torch.float64, generator=torch.Generator().manual_seed(K))
-        s = peers.ld3_grid(t, 0.002, 80.0, last_node, 0.0002).numpy()
+        s = descent.grid(t, 0.002, 80.0, last_node, 0.0002).numpy()
         schedules.check_grid(s)
         assert len(s) == K + 1 and s[0] == 80.0 and s[-1] == 0 and s[-2] >= 0.0002 * (1 - 1e-12)
         assert last_node == 'learned' or K == 1 or s[-2] == 0.002
