@@ -40,7 +40,7 @@ Q_SCALES = ('auto', 'dim', 'none')
 TIME_MAPS = schedules.TIME_MAPS
 RHO = schedules.RHO  # time_map='rho': sigma = sigma_max (1 - psi)^7, on which EDM's grid is nearly uniform
 INITS = ('edm', 'uniform')
-STEP_COSTS = ('left', 'simpson')
+STEP_COSTS = ('auto', 'left', 'simpson', 'root-simpson')  # 'auto': simpson for euler, root-simpson for the others
 
 #----------------------------------------------------------------------------
 # Actor / critic: 3-layer MLPs, width 128, Softplus (art-paper §2.3).
@@ -184,12 +184,34 @@ def policy_var(q, m, lam, eps, std_cap=None):
     var = lam / q.clamp(min=eps)
     return var if std_cap is None else torch.minimum(var, (std_cap * m).square())
 
+def _below_sigma_min(problem, x, psi, psi_next, F, q, labels, q_scale):
+    """For 'root-simpson', the mean of q^(1/p) over the steps [psi, psi_next] that end below sigma_min, where
+    the density is held at its sigma_min value (the queries clamp sigma) and q^(1/p) = (c r_S)^(1/p) |dsigma/dpsi|
+    integrates exactly: ∫ q^(1/p) dpsi = (c r_S)^(1/p) Δsigma. The part above sigma_min, if any, by Simpson on
+    q^(1/p) with the states at its middle and at sigma_min (two more density evaluations, made only when some
+    trajectory's step crosses sigma_min). Returns (mask [B], mean [B]) or None when no step reaches below."""
+    s0, s1, lo = problem.sigma_of(psi), problem.sigma_of(psi_next), problem.sigma_min
+    mask = (s1 < lo) & (psi_next > psi)
+    if not bool(mask.any()):
+        return None
+    a, dpsi = 1 / problem.power, psi_next - psi
+    psi_lo = torch.full_like(psi, float(problem.psi_of(torch.tensor(lo, dtype=torch.float64))))
+    psi_a = torch.minimum(torch.maximum(psi_lo, psi), psi_next)         # end of the part above sigma_min
+    shift = lambda p_to: x + (problem.sigma_of(p_to) - s0).reshape([-1] + [1] * (x.ndim - 1)) * F  # Euler state
+    q_half = problem.field_and_q(shift(0.5 * (psi + psi_a)), 0.5 * (psi + psi_a), labels)[1] * q_scale
+    q_lo = problem.field_and_q(shift(psi_a), psi_a, labels)[1] * q_scale
+    above = (psi_a - psi) * (q ** a + 4 * q_half ** a + q_lo ** a) / 6
+    g_lo = q_lo ** a / problem.dsigma_dpsi(psi_a)                       # (c r_S)^(1/p) at sigma_min
+    mean = (above + g_lo * (torch.minimum(s0, torch.full_like(s0, lo)) - s1)) / dpsi.clamp(min=1e-300)
+    return mask, mean
+
 def rollout(problem, actor, base_theta, batch, generator, lam=0.1, eps=1e-6, q_scale=1.0, stochastic=True, step_cost='left', std_cap=None):
     """Returns phi [K,B,3], theta, q, q_step, mean, var [K,B], psi_T, budget [B]. q is |Q| (scaled) at the
-    states, q_step the step cost's q: q itself ('left') or Simpson's (q_k + 4 q_mid + q_k+1) / 6 over
-    the executed step ('simpson', one more JVP per step at the Euler half-step state)."""
+    states, q_step the step cost's q: q itself ('left'), Simpson's (q_k + 4 q_mid + q_k+1) / 6 over
+    the executed step ('simpson', one more JVP per step at the Euler half-step state), or the p-th power of
+    the mean of q^(1/p) over the step ('root-simpson'; see root_simpson_mean)."""
     x, labels, psi = problem.initial_state(batch, generator)
-    phis, thetas, qs, means, vars_, q_mids = [], [], [], [], [], []
+    phis, thetas, qs, means, vars_, q_mids, below = [], [], [], [], [], [], []
     budget = torch.zeros_like(psi)
     for k in range(problem.K):
         F, q = problem.field_and_q(x, psi, labels)
@@ -205,15 +227,27 @@ def rollout(problem, actor, base_theta, batch, generator, lam=0.1, eps=1e-6, q_s
         if not (torch.isfinite(q).all() and torch.isfinite(theta).all()):
             raise FloatingPointError(f'non-finite |Q| or theta at step k={k} (sigma={float(problem.sigma_query(psi).min()):g})')
         budget = budget + theta * problem.dt
-        if step_cost == 'simpson':
+        if step_cost in ('simpson', 'root-simpson'):
             q_mids.append(problem.field_and_q(*problem.step(x, psi, F, theta / 2), labels)[1] * q_scale)
-        x, psi = problem.step(x, psi, F, theta)
+        x_next, psi_next = problem.step(x, psi, F, theta)
+        if step_cost == 'root-simpson':
+            below.append(_below_sigma_min(problem, x, psi, psi_next, F, q, labels, q_scale))
+        x, psi = x_next, psi_next
         phis.append(phi); thetas.append(theta); qs.append(q); means.append(m); vars_.append(var)
     q = torch.stack(qs)
     q_step = q
-    if step_cost == 'simpson':
+    if step_cost in ('simpson', 'root-simpson'):
         q_end = problem.field_and_q(x, psi, labels)[1] * q_scale
-        q_step = (q + 4 * torch.stack(q_mids) + torch.cat([q[1:], q_end[None]])) / 6
+        q_mid, q_next = torch.stack(q_mids), torch.cat([q[1:], q_end[None]])
+        if step_cost == 'simpson':
+            q_step = (q + 4 * q_mid + q_next) / 6
+        else:
+            a = 1 / problem.power
+            mean = (q ** a + 4 * q_mid ** a + q_next ** a) / 6
+            for k, fix in enumerate(below):  # steps that reach below sigma_min: exact there (r_S held constant)
+                if fix is not None:
+                    mean[k] = torch.where(fix[0], fix[1], mean[k])
+            q_step = mean ** problem.power
         if not torch.isfinite(q_step).all():
             raise FloatingPointError('non-finite |Q| at a half-step or the final state')
     return dnnlib.EasyDict(phi=torch.stack(phis), theta=torch.stack(thetas), q=q, q_step=q_step,
@@ -283,7 +317,8 @@ class RLSettings:
     augmented: float = 100.0     # augmented-Lagrangian weight c on the policy budget; 0: dual ascent only
     critic_warmup: int = 200     # critic-only iterations first
     time_map: str = 'rho'        # clock: 'rho' (sigma = sigma_max (1 - psi)^7) or 'linear' (sigma = T - psi)
-    step_cost: str = 'simpson'   # 'simpson' over the executed step, or 'left' (eq. 22's q_k theta_k^2 Δt)
+    step_cost: str = 'auto'      # 'simpson' over the executed step, 'root-simpson' (on q^(1/p)), 'left' (eq. 22's
+                                 # q_k theta_k^2 Δt); 'auto': simpson for euler, root-simpson for the p = 3 costs
     std_cap: float = 0.3         # exploration std <= std_cap x mean (None: no cap)
     actor_gain: float = 5.0      # width of the actor's first layers at initialisation
     init: str = 'edm'            # initial policy mean: EDM's grid or uniform
@@ -331,6 +366,8 @@ def train(net, num_steps, settings=DEFAULT, *, solver='euler', sigma_min=None, s
         raise dnnlib.UserError(f'Unknown ART-RL q_scale "{q_scale}"; choose one of {", ".join(Q_SCALES)}')
     if step_cost not in STEP_COSTS:
         raise dnnlib.UserError(f'Unknown step cost "{step_cost}"; choose one of {", ".join(STEP_COSTS)}')
+    if step_cost == 'auto':  # docs/art-rl.md, "Step cost"
+        step_cost = 'simpson' if solver == 'euler' else 'root-simpson'
     device = torch.device(device)
     num_steps = int(num_steps)
     problem = ARTProblem(net, num_steps if rl_steps is None else rl_steps, sigma_min, sigma_max, q_backend, device, solver, time_map)

@@ -190,3 +190,43 @@ def test_resumed_log_keeps_only_the_checkpointed_iterations(tmp_path):
     f = rl._open_log(str(log), 0)       # a fresh run starts an empty log
     f.close()
     assert log.read_text() == ''
+
+class _KnownDensity(rl.ARTProblem):
+    """ARTProblem whose density is r(sigma) = g(max(sigma, sigma_min))^p, the same for every state."""
+    g = staticmethod(lambda s: 1 / (0.1 + s))
+    def field_and_q(self, x, psi, labels):
+        from art import objective
+        F = objective.denoiser_field(self.net, x, self.sigma_query(psi), labels)
+        return F, (self.g(self.sigma_query(psi)) * self.dsigma_dpsi(psi)) ** self.power
+
+@pytest.mark.parametrize('K', [4, 8])
+def test_root_simpson_step_cost_is_the_step_error(K):
+    """'root-simpson': q_step |theta|^p Δt = (∫ r^(1/p) dsigma)^p / Δt^(p-1) over every executed step, with the
+    density held at sigma_min below it and the step to sigma = 0 (quadrature by numpy on a fine grid). The
+    Simpson rule on q itself (the Euler default) does not price the last step so (the reason for the option)."""
+    net = load_builtin('gauss1d')
+    problem = _KnownDensity(net, K, solver='heun', time_map='rho')
+    theta = torch.as_tensor(np.linspace(1.3, 0.6, K - 1).tolist() + [0], dtype=torch.float64)
+    theta[-1] = K - float(theta[:-1].sum())                     # Σ theta Δt = T = 1: the last step ends at sigma = 0
+    actor = rl.MLP(3, 8, zero_last=True)
+    psi = np.concatenate([[0], np.cumsum(theta.numpy()) / K]).clip(0, 1)
+    sig = 3.0 * (1 - psi) ** 7
+    want = []
+    for k in range(K):
+        s = np.linspace(sig[k + 1], sig[k], 200001)
+        integral = np.trapezoid(1 / (0.1 + np.maximum(s, net.sigma_min)), s)
+        want.append(integral ** 3 / (psi[k + 1] - psi[k]) ** 3)  # q_step = (mean of q^(1/3) over the step)^3
+    for step_cost, ok in [('root-simpson', True), ('simpson', False)]:
+        ro = rl.rollout(problem, actor, theta, 2, torch.Generator().manual_seed(0), stochastic=False, step_cost=step_cost)
+        got = ro.q_step[:, 0].numpy()
+        assert np.allclose(got, want, rtol=0.01) == ok, (step_cost, got / np.asarray(want))
+    assert np.any((sig[:-1] > net.sigma_min) & (sig[1:] < net.sigma_min)) and sig[-1] < 1e-12  # a step crosses sigma_min
+
+def test_step_cost_auto_by_solver():
+    """step_cost='auto' (the default): 'simpson' for the Euler cost (unchanged), 'root-simpson' for the p = 3 costs;
+    the schedule records the rule used."""
+    net = load_builtin('gauss1d')
+    assert rl.DEFAULT.step_cost == 'auto' and rl.PAPER.step_cost == 'left'
+    for solver, want in [('euler', 'simpson'), ('heun', 'root-simpson')]:
+        sched = rl.train(net, 3, iters=0, batch=2, distil_batch=2, q_backend='fd', solver=solver, progress=False)
+        assert sched['settings']['step_cost'] == want
