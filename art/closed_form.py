@@ -162,18 +162,22 @@ def surrogate_error(sigmas, sigma_fine, rbar, p):
 
 PROPAGATIONS = ('measured', 'gaussian')
 
-def fit(net, num_steps, *, solver='euler', last_node='learned', beta=None, refine=None, propagation='measured', num_trajectories=128,
-        fine_steps=128, batch=64, sigma_min=None, sigma_max=None, backend='auto', seed=0, device='cpu', progress=False, log=None):
+def fit(net, num_steps, *, solver='euler', last_node='learned', beta=None, refine=None, propagation='measured', select=32,
+        refine_trajectories=32, polish=0, polish_lr=0.05, num_trajectories=128, fine_steps=128, batch=64, sigma_min=None,
+        sigma_max=None, backend='auto', seed=0, device='cpu', progress=False, log=None):
     """Closed-form time-only ART schedule for K = num_steps, for `solver`'s error density (eq. 16).
 
-    euler / heun: the per-state densities |Q| (the paper's) and |R| of art.objective. dpmpp-2m / ipndm: the
-    leading term of their local error probed along the trajectory bank (art.local_error.density, eq. 25). With
-    `refine` (default: on for REFINED solvers) the nodes then minimise the exact discrete cost, the sum of the
-    solver's local errors with its real step ratios, warm start and final step, carried to the sample (eq. 26),
-    from the closed form, EDM's and the log-SNR grid, keeping the best. Each error is carried to the sample by
-    the `propagation` factor: 'measured' (art.local_error.measured_propagation, eq. 27) or 'gaussian',
-    (sigma_data / sqrt(sigma^2 + sigma_data^2))^beta. `beta` (default: 1 when refining, else 0) also weights
-    the closed form's density."""
+    euler / heun: the per-state densities |Q| (the paper's) and |R| of art.objective. Multistep solvers
+    (REFINED): the leading term of their local error probed along the trajectory bank (art.local_error.density,
+    eq. 25); with `refine` (default: on for REFINED solvers) the grid is then chosen on the bank (`_on_bank`,
+    docs/solver-aware-art.md §10): candidates are the Hölder grids of the solver's and of Euler's bank densities
+    (weighted by beta and unweighted), EDM's and the log-SNR grid, and the best Hölder grid refined on the exact
+    discrete cost (the solver's local errors with its real step ratios, warm start and final step, carried to
+    the sample by the `propagation` factor, eq. 26-27, on `refine_trajectories` trajectories); with select > 0
+    the candidate with the lowest terminal error of `solver` on `select` held-out bank trajectories (against
+    their teacher samples; at most a quarter of the bank) wins, else the lowest discrete cost. `polish` > 0
+    Adam steps on that terminal error (art.descent, the LD3 objective)
+    then start from the winner. `beta` (default: 1 when refining, else 0) weights the densities."""
     if solver not in SOLVERS:
         raise dnnlib.UserError(f'No closed form for solver "{solver}"; choose one of {", ".join(SOLVERS)}')
     if propagation not in PROPAGATIONS:
@@ -182,13 +186,18 @@ def fit(net, num_steps, *, solver='euler', last_node='learned', beta=None, refin
     beta = (1.0 if refine else 0.0) if beta is None else float(beta)
     if refine and solver not in local_error.SOLVERS:
         raise dnnlib.UserError(f'refine needs a trajectory local-error model; solver "{solver}" has none (use one of {", ".join(local_error.SOLVERS)})')
+    if select < 0 or polish < 0 or refine_trajectories < 1 or not polish_lr > 0:
+        raise dnnlib.UserError('closed-form: need select >= 0, polish >= 0, refine_trajectories >= 1 and polish_lr > 0')
+    if polish and not select:
+        raise dnnlib.UserError('closed-form: polish needs select > 0 held-out trajectories to descend on')
+    select = min(int(select), int(num_trajectories) // 4)           # at most a quarter of the bank is held out
     bank = None
     if solver in REFINED or refine:                                 # one pass of trajectories serves every solver and K
         bank = trajectory_bank(net, num_trajectories=num_trajectories, fine_steps=fine_steps, batch=batch,
             sigma_min=sigma_min, sigma_max=sigma_max, seed=seed, device=device, log=log)
     if solver in REFINED:                                           # the leading term probed on the bank (eq. 25)
         sigma_fine = np.exp(np.linspace(np.log(bank.sigma_max), np.log(bank.sigma_min), fine_steps))
-        rbar, p = local_error.density(bank, solver, sigma_fine), local_error.POWERS[solver]
+        rbar, p = _bank_density(net, bank, solver, sigma_fine), local_error.POWERS[solver]
     else:                                                           # per-state densities (art.objective)
         sigma_fine, rbar = profile(net, solver, num_trajectories=num_trajectories, fine_steps=fine_steps, batch=batch,
             sigma_min=sigma_min, sigma_max=sigma_max, backend=backend, seed=seed, device=device, progress=progress, log=log)
@@ -197,29 +206,93 @@ def fit(net, num_steps, *, solver='euler', last_node='learned', beta=None, refin
     sigmas, time_change = nodes(sigma_fine, r_w, num_steps, p, last_node=last_node)
     extra = dict()
     if refine:
-        sigma_data = float(getattr(net, 'sigma_data', 0.5))
-        named = lambda name: schedules.get_sigmas(name, num_steps, sigma_min=bank.sigma_min, sigma_max=bank.sigma_max).numpy()
-        starts = dict(closed_form=np.asarray(sigmas, np.float64), edm=named('edm'), logsnr=named('logsnr'))
-        weight = None
-        if propagation == 'measured':
-            key = ('propagation', id(bank))
-            cache = _profiles.setdefault(net, dict())
-            if key not in cache:
-                if log is not None:
-                    log('Measuring how errors propagate to the sample (12 noise levels, 16 trajectories)...')
-                cache[key] = local_error.measured_propagation(net, bank)
-            weight = cache[key]
-        kw = dict(beta=beta, sigma_data=sigma_data, weight=weight)
-        found = {name: local_error.refine(bank, solver, s0, last_node=last_node, **kw) for name, s0 in starts.items()}
-        cost = {name: local_error.surrogate(bank, solver, g, **kw) for name, g in found.items()}
-        best = min(cost, key=cost.get)
-        sigmas, time_change = found[best], None                     # a refined grid is K-specific
-        extra = dict(refined_from=best, discrete_cost={k: float(v) for k, v in cost.items()})
-        if log is not None:
-            log(f'{solver} K={num_steps}: refined on the discrete cost from the {best} grid ({cost[best]:.4g})')
+        holder = dict()
+        for name, (r, q) in dict(closed_form=(rbar, p), euler_density=(_bank_density(net, bank, 'euler', sigma_fine),
+                                 local_error.POWERS['euler'])).items():
+            for b in sorted({beta, 0.0}, reverse=True):
+                w_r = r * objective.propagation_weight(net, sigma_fine, b).numpy() if b else r
+                holder[name if b == beta else f'{name}_beta{b:g}'] = nodes(sigma_fine, w_r, num_steps, q, last_node=last_node)[0]
+        sigmas, extra = _on_bank(net, bank, solver, num_steps, holder, last_node=last_node,
+            beta=beta, propagation=propagation, select=select, refine_trajectories=refine_trajectories, polish=polish,
+            polish_lr=polish_lr, seed=seed, device=device, log=log)
+        time_change = None                                          # a grid chosen on the bank is K-specific
     sigmas = schedules.check_sigmas([float(v) for v in sigmas], 'closed form')
     return dict(sigmas=sigmas, solver=solver, theta_bar=theta_from_sigmas(sigmas), time_change=time_change,
         profile=dict(sigma=np.asarray(sigma_fine).tolist(), rbar=np.asarray(rbar).tolist(), p=p), **extra)
+
+def _bank_density(net, bank, solver, sigma_fine):
+    """local_error.density of `solver` on the bank at sigma_fine, cached with the bank."""
+    key = ('density', id(bank), solver, len(sigma_fine))
+    cache = _profiles.setdefault(net, dict())
+    if key not in cache:
+        cache[key] = local_error.density(bank, solver, sigma_fine)
+    return cache[key]
+
+def _on_bank(net, bank, solver, num_steps, holder, *, last_node, beta, propagation, select, refine_trajectories, polish,
+             polish_lr, seed, device, log):
+    """(sigmas, record) for a multistep solver (docs/solver-aware-art.md §10): the Hölder grids `holder`
+    (name -> sigmas), EDM's and the log-SNR grid are scored by the solver's terminal error on the last `select`
+    trajectories (the network runs the solver from their latents; their teacher samples are the bank's; with
+    select=0 by the discrete cost instead); the best Hölder grid is refined on the discrete cost over the first
+    `refine_trajectories` trajectories and scored too; the best score wins; `polish` descent steps on the
+    terminal error then start from it (kept if they lower it)."""
+    sigma_data = float(getattr(net, 'sigma_data', 0.5))
+    n_fit = min(refine_trajectories, bank.n - select)
+    fit_bank = bank.subset(slice(0, n_fit))
+    weight = None
+    if propagation == 'measured':
+        key = ('propagation', id(bank))
+        cache = _profiles.setdefault(net, dict())
+        if key not in cache:
+            if log is not None:
+                log('Measuring how errors propagate to the sample (12 noise levels, 16 trajectories)...')
+            cache[key] = local_error.measured_propagation(net, bank)
+        weight = cache[key]
+    kw = dict(beta=beta, sigma_data=sigma_data, weight=weight)
+    grids = {name: np.asarray(g, np.float64) for name, g in holder.items()}
+    lo, hi = bank.sigma_min, bank.sigma_max
+    for name in ('edm', 'logsnr'):
+        grids[name] = schedules.get_sigmas(name, num_steps, sigma_min=lo, sigma_max=hi).numpy()
+    cost = {name: local_error.surrogate(fit_bank, solver, g, **kw) for name, g in grids.items()}
+    record = dict(held_out=select, discrete_cost=cost)
+    if select:
+        held = bank.subset(slice(bank.n - select, bank.n))
+        dev = torch.device(device)
+        shape = [net.img_channels, net.img_resolution, net.img_resolution]
+        z = held.latents(shape).to(dev)
+        labels = None if held.class_labels is None else held.class_labels.to(dev)
+        teacher = torch.as_tensor(held.x_final).reshape([held.n] + shape).to(dev)
+        from art.metrics import rms_error # pylint: disable=import-outside-toplevel
+        def terminal(g):
+            with torch.no_grad():
+                x = sampler.sample(net, z, torch.as_tensor(g, dtype=torch.float64, device=dev), labels, solver=solver, check_finite=False)
+            return rms_error(x, teacher) if torch.isfinite(x).all() else float('inf')
+        score = {name: terminal(g) for name, g in grids.items()}
+    else:
+        score = cost                                                # no held-out trajectories: the discrete cost decides
+    start = min((name for name in holder), key=score.get)
+    grids['refined'] = local_error.refine(fit_bank, solver, grids[start], last_node=last_node, maxiter=50, **kw)
+    cost['refined'] = local_error.surrogate(fit_bank, solver, grids['refined'], **kw)
+    if select:
+        score['refined'] = terminal(grids['refined'])
+    best = min(score, key=score.get)
+    sigmas = grids[best]
+    record.update(refined_from=start, chosen=best, discrete_cost={k: float(v) for k, v in cost.items()})
+    if select:
+        record['terminal_error'] = {k: float(v) for k, v in score.items()}
+    if polish:
+        from art import descent # pylint: disable=import-outside-toplevel
+        floor = 0.1 * min(lo, float(sigmas[-2]))
+        polished, _first, final = descent.descend(net, torch.as_tensor(sigmas), z, labels, teacher, solver=solver,
+            iters=polish, lr=polish_lr, batch=select, last_node=last_node, floor=floor, sigma_min=lo, sigma_max=hi,
+            seed=seed, tag='closed-form polish')
+        record['terminal_error']['polished'] = float(final)
+        if final < score[best]:
+            sigmas, record['chosen'] = polished.cpu().numpy(), f'{best}+polish'
+    if log is not None:
+        what = f'the terminal error on {select} held-out bank trajectories' if select else 'the discrete cost'
+        log(f'{solver} K={num_steps}: the {record["chosen"]} grid, chosen by {what} (' + ', '.join(f'{k} {v:.4g}' for k, v in score.items()) + ')')
+    return sigmas, record
 
 #----------------------------------------------------------------------------
 # beta by a terminal reward: the mean distance of warm-up samples to their high-NFE references.

@@ -51,6 +51,18 @@ class TrajectoryBank:
         self._D = scipy.interpolate.CubicSpline(lam, Dm, axis=0)
         self.x_final = np.asarray(x_final, np.float64).reshape(self.n, -1)
         self.class_labels = None   # the trajectories' labels (bank_from_trajectories sets them)
+        self._data = (s, xs, Ds)
+
+    def subset(self, index):
+        """The bank of the trajectories `index` (a slice or index array), with their labels."""
+        s, xs, Ds = self._data
+        out = TrajectoryBank(s, xs[:, index], Ds[:, index], self.x_final[index])
+        out.class_labels = None if self.class_labels is None else self.class_labels[index]
+        return out
+
+    def latents(self, shape):
+        """The unit-variance latents the trajectories start from (x(sigma_max) / sigma_max), shaped [n] + shape."""
+        return torch.as_tensor(self._data[1][0] / self.sigma_max).reshape([self.n] + list(shape))
 
     def at(self, sigmas):
         """(x, D) at the given sigmas (clipped to the fine range), each [len(sigmas), n, dim]."""
@@ -203,7 +215,7 @@ def refine(bank, solver, sigmas, *, last_node='learned', beta=1.0, sigma_data=0.
 
     v0 = np.log(s0[1:1 + free])
     res = scipy.optimize.minimize(cost, v0, method='L-BFGS-B', bounds=[(lo, hi)] * free,
-                                  options=dict(maxiter=maxiter, eps=1e-4))
+                                  options=dict(maxiter=maxiter, maxfun=20 * maxiter, eps=1e-4))
     best = res.x if res.fun <= cost(v0) else v0
     out = grid(best)
     for i in range(1, K):

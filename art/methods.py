@@ -160,11 +160,12 @@ def describe():
 _CF_OPTIONS = dict(last_node='learned', trajectories=128, fine_steps=128, batch=64, backend='auto')
 
 @register('closed-form', 'time-only ART optimum for the solver\'s local error: theta ~ E r_S^(-1/p) (Euler: the paper\'s |Q|)',
-          options=dict(_CF_OPTIONS, beta=None, refine=None, propagation='measured'), solvers=closed_form.SOLVERS)
-def _closed_form(net, num_steps, *, solver, seed, device, progress, log, last_node, beta, refine, propagation, trajectories, fine_steps,
-                 batch, backend, sigma_min, sigma_max):
+          options=dict(_CF_OPTIONS, beta=None, refine=None, propagation='measured', select=32, refine_trajectories=32, polish=0,
+                       polish_lr=0.05), solvers=closed_form.SOLVERS)
+def _closed_form(net, num_steps, *, solver, seed, device, progress, log, last_node, beta, refine, propagation, select,
+                 refine_trajectories, polish, polish_lr, trajectories, fine_steps, batch, backend, sigma_min, sigma_max):
     return closed_form.fit(net, num_steps, solver=solver, last_node=last_node, beta=beta, refine=refine, propagation=propagation,
-        num_trajectories=trajectories, fine_steps=fine_steps, batch=batch, sigma_min=sigma_min, sigma_max=sigma_max,
+        select=select, refine_trajectories=refine_trajectories, polish=polish, polish_lr=polish_lr, num_trajectories=trajectories, fine_steps=fine_steps, batch=batch, sigma_min=sigma_min, sigma_max=sigma_max,
         backend=backend, seed=seed, device=device, progress=progress, log=log)
 
 @register('closed-form-tuned', 'closed-form with the propagation weight beta chosen by the terminal distance to a high-NFE reference',
