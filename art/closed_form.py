@@ -169,11 +169,11 @@ def fit(net, num_steps, *, solver='euler', last_node='learned', beta=None, refin
 
     euler / heun: the per-state densities |Q| (the paper's) and |R| of art.objective. Multistep solvers
     (REFINED): the leading term of their local error probed along the trajectory bank (art.local_error.density,
-    eq. 25); with `refine` (default: on for REFINED solvers) the grid is then chosen on the bank (`_on_bank`,
+    eq. 24); with `refine` (default: on for REFINED solvers) the grid is then chosen on the bank (`_on_bank`,
     docs/solver-aware-art.md §10): candidates are the Hölder grids of the solver's and of Euler's bank densities
     (weighted by beta and unweighted), EDM's and the log-SNR grid, and the best Hölder grid refined on the exact
     discrete cost (the solver's local errors with its real step ratios, warm start and final step, carried to
-    the sample by the `propagation` factor, eq. 26-27, on `refine_trajectories` trajectories); with select > 0
+    the sample by the `propagation` factor, eq. 25-26, on `refine_trajectories` trajectories); with select > 0
     the candidate with the lowest terminal error of `solver` on `select` held-out bank trajectories (against
     their teacher samples; at most a quarter of the bank) wins, else the lowest discrete cost. `polish` > 0
     Adam steps on that terminal error (art.descent, the LD3 objective)
@@ -195,7 +195,7 @@ def fit(net, num_steps, *, solver='euler', last_node='learned', beta=None, refin
     if solver in REFINED or refine:                                 # one pass of trajectories serves every solver and K
         bank = trajectory_bank(net, num_trajectories=num_trajectories, fine_steps=fine_steps, batch=batch,
             sigma_min=sigma_min, sigma_max=sigma_max, seed=seed, device=device, log=log)
-    if solver in REFINED:                                           # the leading term probed on the bank (eq. 25)
+    if solver in REFINED:                                           # the leading term probed on the bank (eq. 24)
         sigma_fine = np.exp(np.linspace(np.log(bank.sigma_max), np.log(bank.sigma_min), fine_steps))
         rbar, p = _bank_density(net, bank, solver, sigma_fine), local_error.POWERS[solver]
     else:                                                           # per-state densities (art.objective)

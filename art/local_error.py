@@ -14,8 +14,8 @@ warm start and final Euler step to sigma = 0 (edm-spec.md §2.5):
 
     e_i = || Phi_S(x(sigma_i), D(sigma_i), D(sigma_{i-1}), ...; sigma_i -> sigma_{i+1}) - x(sigma_{i+1}) || / sqrt(d),
 
-and `surrogate()` the ART cost of the grid: the local errors carried to the sample and summed (eq. 26). `density()` probes the leading term
-r_S(sigma) = E e(sigma, h) / |h|^p with an equal-step history (eq. 25), the density of the time-only
+and `surrogate()` the ART cost of the grid: the local errors carried to the sample and summed (eq. 25). `density()` probes the leading term
+r_S(sigma) = E e(sigma, h) / |h|^p with an equal-step history (eq. 24), the density of the time-only
 closed form.
 """
 
@@ -127,7 +127,7 @@ def local_error_vectors(bank, solver, sigmas, max_order=4):
     return np.concatenate([_steps(solver, nodes, x, D, max_order) - x[1:], last])
 
 def local_errors(bank, solver, sigmas, max_order=4):
-    """[K] mean per-sample RMS of each step's local error (eq. 24)."""
+    """[K] mean per-sample RMS of each step's local error (eq. 23)."""
     return np.sqrt(np.mean(local_error_vectors(bank, solver, sigmas, max_order) ** 2, axis=2)).mean(axis=1)
 
 def propagation(sigmas, beta, sigma_data):
@@ -136,7 +136,7 @@ def propagation(sigmas, beta, sigma_data):
     return objective.gaussian_propagation(np.asarray(sigmas, np.float64)[1:], sigma_data, beta)
 
 def surrogate(bank, solver, sigmas, *, beta=1.0, sigma_data=0.5, max_order=4, weight=None):
-    """The ART cost of a grid for `solver` (eq. 26): sum_i w_i E|e_i|, the local errors carried to the sample by
+    """The ART cost of a grid for `solver` (eq. 25): sum_i w_i E|e_i|, the local errors carried to the sample by
     the factors w_i = propagation(...); by the triangle inequality a first-order bound on the global error that,
     unlike the norm of the summed vectors, cannot be lowered by tuning cancellations on the bank's trajectories."""
     w = propagation(sigmas, beta, sigma_data) if weight is None else weight(np.asarray(sigmas, np.float64)[1:])
@@ -146,7 +146,7 @@ def measured_propagation(net, bank, *, num_probes=12, num_trajectories=16, steps
     """A weight function sigma -> w(sigma): the measured first-order factor by which an error at sigma reaches the
     sample, E |x_0(x + delta) - x_0(x - delta)| / (2 |delta|) along the bank's trajectories, with delta along
     dD/dlambda (the direction of the first-order local error, eq. 20) and x_0 the Heun solution on EDM's grid
-    from sigma to 0 (`steps` steps); at num_probes log-spaced sigmas, interpolated in log sigma (eq. 27)."""
+    from sigma to 0 (`steps` steps); at num_probes log-spaced sigmas, interpolated in log sigma (eq. 26)."""
     from art import sampler, schedules # pylint: disable=import-outside-toplevel
     n = min(num_trajectories, bank.n)
     probes = np.exp(np.linspace(np.log(bank.sigma_max), np.log(bank.sigma_min), num_probes))
