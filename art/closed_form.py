@@ -291,7 +291,8 @@ def _on_bank(net, bank, solver, num_steps, holder, *, last_node, beta, propagati
             sigmas, record['chosen'] = polished.cpu().numpy(), f'{best}+polish'
     if log is not None:
         what = f'the terminal error on {select} held-out bank trajectories' if select else 'the discrete cost'
-        log(f'{solver} K={num_steps}: the {record["chosen"]} grid, chosen by {what} (' + ', '.join(f'{k} {v:.4g}' for k, v in score.items()) + ')')
+        shown = record.get('terminal_error', score)
+        log(f'{solver} K={num_steps}: the {record["chosen"]} grid, chosen by {what} (' + ', '.join(f'{k} {v:.4g}' for k, v in shown.items()) + ')')
     return sigmas, record
 
 #----------------------------------------------------------------------------
