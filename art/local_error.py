@@ -26,7 +26,7 @@ import torch
 
 import dnnlib
 from art import objective
-from art.sampler import IPNDM_COEFFS
+from art.sampler import IPNDM_COEFFS, dpmpp_3m_coeffs
 
 SOLVERS = ('euler', 'dpmpp-2m', 'dpmpp-3m', 'ipndm')   # solvers whose local error the bank can evaluate
 POWERS = {'euler': 2, 'dpmpp-2m': 3, 'dpmpp-3m': 4, 'ipndm': 5}  # p = order + 1 of the equal-step leading term
@@ -96,13 +96,7 @@ def _steps(solver, s, x, D, max_order=4):
             if len(hl) > 1:
                 out[1] += (1 - ratio[1]) * fin(hl[1] / (2 * hl[0])) * (D[1] - D[0])
             if len(hl) > 2:
-                hh = hl[2:]
-                r0, r1 = hl[1:-1] / hh, hl[:-2] / hh                     # h_{i-1}/h_i, h_{i-2}/h_i
-                phi1 = -np.expm1(-hh)
-                phi2 = 1 - phi1 / hh
-                phi3 = 0.5 - phi2 / hh
-                g = (phi2 * r0 + 2 * phi3) / (r0 + r1)
-                c_new, c_old = fin((phi2 + g) / r0)[:, None, None], fin(g / r1)[:, None, None]
+                c_new, c_old = (fin(c.numpy())[:, None, None] for c in dpmpp_3m_coeffs(torch.as_tensor(hl)))
                 out[2:] += c_new * (D[2:-1] - D[1:-2]) - c_old * (D[1:-2] - D[:-3])
         return out
     if solver == 'ipndm':

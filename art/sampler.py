@@ -189,6 +189,18 @@ def _dpmpp_2m(den, x, t, hook, *, final_euler):
     return x
 
 #----------------------------------------------------------------------------
+def dpmpp_3m_coeffs(h):
+    """(c_new, c_old), each [len(h) - 2]: the third-order terms of DPM-Solver++(3M) (see _dpmpp_3m) for the
+    lambda steps h (a tensor); step i >= 2 adds c_new[i-2] (D_i - D_{i-1}) - c_old[i-2] (D_{i-1} - D_{i-2})
+    to its first-order update. Shared by the sampler and art.local_error's step model."""
+    hh = h[2:]
+    r0, r1 = h[1:-1] / hh, h[:-2] / hh                   # h_{i-1}/h_i, h_{i-2}/h_i
+    phi1 = -torch.expm1(-hh)
+    phi2 = 1 - phi1 / hh
+    phi3 = 0.5 - phi2 / hh
+    g = (phi2 * r0 + 2 * phi3) / (r0 + r1)               # weight of q beyond phi2 d0: phi2 (d0 + r0 q) + 2 phi3 q
+    return (phi2 + g) / r0, g / r1
+
 def _dpmpp_3m(den, x, t, hook, *, final_euler):
     """DPM-Solver++(3M): the third-order member of the multistep data-prediction solvers of Lu et al. 2022
     (DPM-Solver++), in lambda = -log sigma (docs/solvers.md). The exact step is x_{i+1} = e^{-h} x_i +
@@ -206,13 +218,7 @@ def _dpmpp_3m(den, x, t, hook, *, final_euler):
     ratio = t[1:] / t[:-1]
     h = -ratio[:m].log()                                 # h^lambda_i = log(sigma_i / sigma_{i+1}), i < m
     half_inv_r = h[1:2] / (2 * h[:1])                    # 1/(2 r_1): the 2M rule on step 1
-    hh = h[2:]                                           # steps i = 2..m-1 are third order
-    r0, r1 = h[1:-1] / hh, h[:-2] / hh                   # h_{i-1}/h_i, h_{i-2}/h_i
-    phi1 = -torch.expm1(-hh)
-    phi2 = 1 - phi1 / hh
-    phi3 = 0.5 - phi2 / hh
-    g = (phi2 * r0 + 2 * phi3) / (r0 + r1)               # weight of q beyond phi2 d0: phi2 (d0 + r0 q) + 2 phi3 q
-    c_new, c_old = (phi2 + g) / r0, g / r1               # x += c_new (D_i - D_{i-1}) - c_old (D_{i-1} - D_{i-2})
+    c_new, c_old = dpmpp_3m_coeffs(h)                    # steps i = 2..m-1 are third order
     D1 = D2 = None                                       # D_{i-1}, D_{i-2}
     for i in range(n):
         D = den(x, t[i])
