@@ -2,7 +2,7 @@
 # Copyright (c) 2026 The ART-EDM authors. Released under the MIT License (see LICENSE).
 
 """Reproduce the paper's tables: metric vs NFE for several time grids, solvers and step counts
-(docs/art-paper.md §3). Thin CLI over art.comparison; docs/usage.md "compare.py"."""
+(docs/art-paper.md §3). Thin CLI over art.comparison (the cells) and art.report (tables, plot, pictures); docs/usage.md "compare.py"."""
 
 import os
 
@@ -88,7 +88,7 @@ def main(ctx, preset, outdir, **opts):
         --outdir=compare-runs/cifar10
     """
     from click.core import ParameterSource
-    from art import comparison
+    from art import comparison, report
     if preset is not None:
         for k, v in PRESETS[preset].items():
             if k == 'outdir':
@@ -131,10 +131,10 @@ def main(ctx, preset, outdir, **opts):
             results = cmp.run()
             if dist.get_rank() == 0:
                 order = [e.label for e in cmp.entries]
-                md = comparison.markdown_tables(results, row_order=order)
+                md = report.markdown_tables(results, row_order=order)
                 write_atomic(os.path.join(outdir, 'results.md'), md)
-                comparison.plot(results, os.path.join(outdir, 'results.png'), row_order=order)
-                comparison.sample_grid(cmp, outdir)
+                report.plot(results, os.path.join(outdir, 'results.png'), row_order=order)
+                report.sample_grid(cmp, outdir)
                 print()
                 print(md)
                 print(f'Wrote results.json, results.md, results.png, samples-<solver>.png and timings.json to "{outdir}".')

@@ -115,12 +115,12 @@ def test_make_grid_shapes_and_row_labels():
 
 @needs_sklearn
 def test_comparison_sample_grid_rows(tmp_path):
-    from art import comparison
+    from art import comparison, report
     from art.schedules import get_sigmas
     cmp = comparison.Comparison(network='builtin:gmm-digits', outdir=str(tmp_path), schedules=['edm', 'logsnr', 'uniform'],
                                 solvers=['heun', 'euler'], nfes='3,5', num=10, ref_steps=16, batch=10, verbose=False)
     cmp.run()
-    paths = comparison.sample_grid(cmp, str(tmp_path), num=8)
+    paths = report.sample_grid(cmp, str(tmp_path), num=8)
     assert paths == [str(tmp_path / 'samples-heun.png'), str(tmp_path / 'samples-euler.png')]
     net, seeds = cmp.net, list(range(8))
     for solver, K in [('heun', 2), ('euler', 3)]:                # lowest NFE 3: heun K=2, euler K=3
