@@ -30,7 +30,8 @@ Each solver's leading local-error term (docs/solver-aware-art.md): for EDM's Heu
 h = sigma_next - sigma, x(sigma + h) - x_heun = h^3 R + O(h^4) with R = (1/6) J_f Q - (1/12) f_2, where
 J_f Q is the Jacobian of f = F in x applied to Q and f_2 the second directional derivative of f along
 the flow tangent (f, 1) (eq. 7); `heun_error_terms()` estimates them, `error_density()` returns the
-per-state density r_S of a solver (|Q| for Euler, |R| for Heun) and `error_power()` its power p.
+per-state density r_S of a solver (|Q| for Euler, |R| for Heun, ...; RK4's by Richardson extrapolation of
+its own step, eq. 29) and `error_power()` its power p.
 """
 
 import time
@@ -42,6 +43,7 @@ import numpy as np
 import torch
 
 import dnnlib
+from art.sampler import rk4_step
 
 BACKENDS = ('auto', 'forward', 'backward', 'fd')
 
@@ -272,12 +274,14 @@ ERROR_MODELS = {
     'euler':    'ART (paper): |Q|, p = 2 (art-paper eq. 8)',
     'heun':     'solver-aware: |R| = |(1/6) J_f Q - (1/12) f_2|, p = 3 (docs/solver-aware-art.md eq. 7)',
     'dpmpp-2m': 'solver-aware: |D\'/12 + (5/12) D\'\'| / sigma^3 (lambda-derivatives along the flow), p = 3 (eq. 21)',
+    'rk4':      'solver-aware: (16/15) |RK4(h) - RK4(h/2)^2| / |h|^5 (Richardson on its own step, no JVP), p = 5 (eq. 29)',
 }
+POWERS = {'euler': 2, 'heun': 3, 'dpmpp-2m': 3, 'rk4': 5}
 
 def error_power(solver):
     """The exponent p of the step size (and of theta) in the solver's local error r_S |h|^p."""
     check_error_model(solver)
-    return 2 if solver == 'euler' else 3
+    return POWERS[solver]
 
 def flow_derivatives_lambda(net, x, sigma, class_labels=None, *, rel_step=0.05):
     """(D, D', D''): the denoiser and its first two derivatives in lambda = -log sigma along the PF-ODE
@@ -295,6 +299,24 @@ def flow_derivatives_lambda(net, x, sigma, class_labels=None, *, rel_step=0.05):
         curve = 0.5 * rel_step ** 2 * (D1 - d1)
         D2 = (call(x + rel_step * d1 + curve, up) - 2 * D + call(x - rel_step * d1 + curve, down)) / rel_step ** 2
     return D, D1, D2
+
+def rk4_error_density(net, x, sigma, class_labels=None, *, rel_step=0.2):
+    """|C| / sqrt(d) (float64 [B]) of RK4's local error x_RK4(h) - x(sigma + h) = C h^5 + O(h^6) on
+    dx/dsigma = F (eq. 29), by Richardson extrapolation of the solver's own step: one step of h and two of h/2
+    differ by (15/16) C h^5, so |C| = (16/15) |x_h - x_h/2,h/2| / |h|^5, with h = sigma (e^-rel_step - 1), i.e. a
+    step of rel_step in lambda = -log sigma (11 network calls). rel_step trades the O(h) bias of the leading
+    term against the float32 rounding of the network, which |C h^5| must exceed."""
+    if not 0 < rel_step < 1:
+        raise dnnlib.UserError(f'rel_step must lie in (0, 1), got {rel_step}')
+    x = torch.as_tensor(x).to(torch.float64)
+    sigma = _per_sample(sigma, x)
+    f = lambda y, s: _field(net, y, s, class_labels)
+    with torch.no_grad():
+        h = sigma * np.expm1(-rel_step)
+        k1 = f(x, sigma)
+        full = rk4_step(f, x, sigma, h, k1)
+        half = rk4_step(f, rk4_step(f, x, sigma, h / 2, k1), sigma + h / 2, h / 2)
+    return (16 / 15) * _norm(full - half) / np.sqrt(x[0].numel()) / h.abs() ** 5
 
 def check_error_model(solver):
     if solver not in ERROR_MODELS:
@@ -314,7 +336,8 @@ def propagation_weight(net, sigma, beta):
 def error_density(net, x, sigma, class_labels=None, *, solver='heun', backend='auto', rel_step=0.05):
     """Per-sample local-error density r_S(x, sigma) >= 0 (float64 [B]) of `solver`, normalised by sqrt(dim):
     |Q| for euler (Q by the JVP `backend`, as ART), |R| for heun (central differences, heun_error_terms),
-    |D'/12 + 5 D''/12| / sigma^3 for dpmpp-2m (flow_derivatives_lambda; equal steps, r = 1)."""
+    |D'/12 + 5 D''/12| / sigma^3 for dpmpp-2m (flow_derivatives_lambda; equal steps, r = 1), the Richardson
+    estimate for rk4 (rk4_error_density; rel_step = 0.2 there: its step in lambda)."""
     check_error_model(solver)
     x = torch.as_tensor(x).to(torch.float64)
     sigma = _per_sample(sigma, x)
@@ -324,6 +347,8 @@ def error_density(net, x, sigma, class_labels=None, *, solver='heun', backend='a
     if solver == 'dpmpp-2m':  # error h_lambda^3 |D'/12 + (5/12) D''| with h_lambda = |h| / sigma (eq. 21)
         _D, D1, D2 = flow_derivatives_lambda(net, x, sigma, class_labels, rel_step=rel_step)
         return _norm(D1 / 12 + 5 * D2 / 12) / np.sqrt(dim) / sigma ** 3
+    if solver == 'rk4':
+        return rk4_error_density(net, x, sigma, class_labels)
     terms = heun_error_terms(net, x, sigma, class_labels, backend='fd', rel_step=rel_step)
     return _norm(terms.R) / np.sqrt(dim)
 

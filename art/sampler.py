@@ -251,22 +251,24 @@ def _ipndm(den, x, t, hook, *, final_euler, max_order=4):
     return x
 
 #----------------------------------------------------------------------------
+def rk4_step(f, x, sigma, h, k1=None):
+    """One classical RK4 step of dx/dsigma = f(x, sigma) from sigma to sigma + h, stages at sigma,
+    sigma + h/2 (twice) and sigma + h: x + h (k1 + 2 k2 + 2 k3 + k4)/6. sigma and h are scalars or
+    per-sample [B] tensors; k1 = f(x, sigma) if already known."""
+    hb = h.reshape([-1] + [1] * (x.ndim - 1)) if torch.is_tensor(h) and h.ndim == 1 else h
+    k1 = f(x, sigma) if k1 is None else k1
+    k2 = f(x + (hb / 2) * k1, sigma + h / 2)
+    k3 = f(x + (hb / 2) * k2, sigma + h / 2)
+    k4 = f(x + hb * k3, sigma + h)
+    return x + (hb / 6) * (k1 + 2 * k2 + 2 * k3 + k4)
+
 def _rk4(den, x, t, hook, *, final_euler):
-    """Classical RK4 on dx/dsigma = (x - D)/sigma, stages at sigma_i, sigma_i + h/2 (twice),
-    sigma_{i+1}: x_{i+1} = x_i + h (k1 + 2 k2 + 2 k3 + k4)/6; Euler on the final step."""
+    """Classical RK4 (rk4_step) on dx/dsigma = (x - D)/sigma; Euler on the final step."""
     n = t.numel() - 1
-    h_all = t[1:] - t[:-1]
-    t_mid = t[:-1] + h_all / 2
     f = lambda y, s: (y - den(y, s)) / s
     for i in range(n):
-        h, k1 = h_all[i], f(x, t[i])
-        if final_euler and i == n - 1:
-            x = x + h * k1
-        else:
-            k2 = f(x + (h / 2) * k1, t_mid[i])
-            k3 = f(x + (h / 2) * k2, t_mid[i])
-            k4 = f(x + h * k3, t[i + 1])
-            x = x + (h / 6) * (k1 + 2 * k2 + 2 * k3 + k4)
+        h, k1 = t[i + 1] - t[i], f(x, t[i])
+        x = x + h * k1 if final_euler and i == n - 1 else rk4_step(f, x, t[i], h, k1)
         hook(i, t[i + 1], x)
     return x
 
