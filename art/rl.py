@@ -41,6 +41,8 @@ TIME_MAPS = schedules.TIME_MAPS
 RHO = schedules.RHO  # time_map='rho': sigma = sigma_max (1 - psi)^7, on which EDM's grid is nearly uniform
 INITS = ('edm', 'uniform')
 STEP_COSTS = ('auto', 'left', 'simpson', 'root-simpson')  # 'auto': simpson for euler, root-simpson for the others
+DYNAMICS = ('euler', 'heun')   # the discretisation of the controlled dynamics (4): the paper's Euler step, or Heun's
+LR_DECAYS = ('constant', 'cosine')
 
 #----------------------------------------------------------------------------
 # Actor / critic: 3-layer MLPs, width 128, Softplus (art-paper §2.3).
@@ -79,7 +81,10 @@ class ARTProblem:
     controlled dynamics (4)."""
 
     def __init__(self, net, num_steps, sigma_min=None, sigma_max=None, q_backend='auto', device='cpu', solver='euler',
-                 time_map='linear'):
+                 time_map='linear', dynamics='euler'):
+        if dynamics not in DYNAMICS:
+            raise dnnlib.UserError(f'Unknown ART-RL dynamics "{dynamics}"; choose one of {", ".join(DYNAMICS)}')
+        self.dynamics = dynamics
         self.net = net
         self.K = int(num_steps)
         # Default noise range as EDM's sampler: [max(net.sigma_min, 0.002), min(net.sigma_max, 80)].
@@ -144,11 +149,18 @@ class ARTProblem:
         _D, F, Q = objective.field_and_curvature(self.net, x, self.sigma_query(psi), labels, backend=self.q_backend)
         return F, objective.curvature_norm(Q, per_dim=True) * self.dsigma_dpsi(psi) ** 2  # Euler error (dsigma)^2 |Q| / 2
 
-    def step(self, x, psi, F, theta):
-        """Euler step of (4) on the psi-clock, psi clipped to [0, T]; x moves by the clipped increment."""
+    def step(self, x, psi, F, theta, labels=None):
+        """One step of (4) on the psi-clock, psi clipped to [0, T]; x moves by the clipped increment h in sigma:
+        Euler, x + h F ('euler', the paper), or Heun, x + h (F + F') / 2 with F' the field at the Euler
+        state ('heun': one more network call; Euler where the step ends below sigma_min, as EDM's last step)."""
         psi_next = (psi + theta * self.dt).clamp(0, self.T)
-        h = self.sigma_of(psi_next) - self.sigma_of(psi)                      # Euler step in sigma: x + (sigma' - sigma) F
-        x_next = x + h.reshape([-1] + [1] * (x.ndim - 1)) * F
+        s_next = self.sigma_of(psi_next)
+        h = (s_next - self.sigma_of(psi)).reshape([-1] + [1] * (x.ndim - 1))
+        x_next = x + h * F
+        if self.dynamics == 'heun':
+            F_next = objective.denoiser_field(self.net, x_next, s_next.clamp(min=self.sigma_min), labels)
+            heun = (s_next >= self.sigma_min).reshape(h.shape)
+            x_next = torch.where(heun, x + h * (F + F_next) / 2, x_next)
         return x_next, psi_next
 
     def base_theta(self, init):
@@ -228,8 +240,8 @@ def rollout(problem, actor, base_theta, batch, generator, lam=0.1, eps=1e-6, q_s
             raise FloatingPointError(f'non-finite |Q| or theta at step k={k} (sigma={float(problem.sigma_query(psi).min()):g})')
         budget = budget + theta * problem.dt
         if step_cost in ('simpson', 'root-simpson'):
-            q_mids.append(problem.field_and_q(*problem.step(x, psi, F, theta / 2), labels)[1] * q_scale)
-        x_next, psi_next = problem.step(x, psi, F, theta)
+            q_mids.append(problem.field_and_q(*problem.step(x, psi, F, theta / 2, labels), labels)[1] * q_scale)
+        x_next, psi_next = problem.step(x, psi, F, theta, labels)
         if step_cost == 'root-simpson':
             below.append(_below_sigma_min(problem, x, psi, psi_next, F, q, labels, q_scale))
         x, psi = x_next, psi_next
@@ -327,6 +339,8 @@ class RLSettings:
     q_backend: str = 'auto'      # JVP backend for Q (art.objective)
     hidden: int = 128            # width of the 3-layer Softplus MLPs
     rl_steps: int = None         # resolution of the RL clock (None: K)
+    dynamics: str = 'euler'      # step of the controlled dynamics (4): 'euler' (paper) or 'heun'
+    lr_decay: str = 'constant'   # actor learning rate after the warm-up: 'constant', or 'cosine' down to 0 at iters
     distil_last: float = 0.2     # distil from this fraction of the last iterations
     distil_batch: int = 256      # rollouts for distillation when no iteration was kept
     checkpoint_every: int = 100  # iterations between checkpoints
@@ -352,7 +366,8 @@ def train(net, num_steps, settings=DEFAULT, *, solver='euler', sigma_min=None, s
     time change, and schedule_grid(result, K) reads off any other K. `overrides`: RLSettings fields."""
     settings = settings.replace(**overrides) if overrides else settings
     (iters, batch, lam, eps, lr, lr_critic, lr_gamma, gamma_init, augmented, critic_warmup, time_map, step_cost, std_cap,
-     actor_gain, init, q_scale, q_target, q_backend, hidden, rl_steps, distil_last, distil_batch, checkpoint_every) = (
+     actor_gain, init, q_scale, q_target, q_backend, hidden, rl_steps, dynamics, lr_decay, distil_last, distil_batch,
+     checkpoint_every) = (
         getattr(settings, f.name) for f in dataclasses.fields(RLSettings))
     if not (isinstance(iters, int) and iters >= 0 and isinstance(batch, int) and batch >= 1):
         raise dnnlib.UserError(f'ART-RL needs iters >= 0 and batch >= 1 (integers), got iters={iters}, batch={batch}')
@@ -366,16 +381,19 @@ def train(net, num_steps, settings=DEFAULT, *, solver='euler', sigma_min=None, s
         raise dnnlib.UserError(f'Unknown ART-RL q_scale "{q_scale}"; choose one of {", ".join(Q_SCALES)}')
     if step_cost not in STEP_COSTS:
         raise dnnlib.UserError(f'Unknown step cost "{step_cost}"; choose one of {", ".join(STEP_COSTS)}')
+    if lr_decay not in LR_DECAYS:
+        raise dnnlib.UserError(f'Unknown ART-RL lr_decay "{lr_decay}"; choose one of {", ".join(LR_DECAYS)}')
     if step_cost == 'auto':  # docs/art-rl.md, "Step cost"
         step_cost = 'simpson' if solver == 'euler' else 'root-simpson'
     device = torch.device(device)
     num_steps = int(num_steps)
-    problem = ARTProblem(net, num_steps if rl_steps is None else rl_steps, sigma_min, sigma_max, q_backend, device, solver, time_map)
+    problem = ARTProblem(net, num_steps if rl_steps is None else rl_steps, sigma_min, sigma_max, q_backend, device, solver, time_map,
+                         dynamics)
     base_theta = problem.base_theta(init).to(device)
     settings = dict(iters=iters, batch=batch, lam=lam, eps=eps, lr=lr, lr_critic=lr_critic, lr_gamma=lr_gamma, gamma_init=gamma_init,
         augmented=augmented, critic_warmup=critic_warmup, time_map=time_map, step_cost=step_cost, std_cap=std_cap,
         actor_gain=actor_gain, init=init, q_scale=q_scale, q_target=q_target, q_backend=q_backend, hidden=hidden,
-        sigma_min=problem.sigma_min, sigma_max=problem.sigma_max, num_steps=num_steps, rl_steps=problem.K, distil_batch=distil_batch)
+        dynamics=dynamics, lr_decay=lr_decay, sigma_min=problem.sigma_min, sigma_max=problem.sigma_max, num_steps=num_steps, rl_steps=problem.K, distil_batch=distil_batch)
 
     torch.manual_seed(seed)
     actor = MLP(3, hidden, zero_last=True, gain=actor_gain).to(device)
@@ -396,7 +414,7 @@ def train(net, num_steps, settings=DEFAULT, *, solver='euler', sigma_min=None, s
             state = None
         if not (isinstance(state, dict) and isinstance(state.get('settings'), dict)):
             raise dnnlib.UserError(f'Checkpoint "{checkpoint}" cannot be read as an ART-RL checkpoint with torch.load(weights_only=True) (corrupt, old or foreign file); delete it or use a new --out')
-        keys = ('rl_steps', 'time_map', 'step_cost', 'lam', 'batch', 'init', 'q_scale', 'hidden', 'sigma_min', 'sigma_max')
+        keys = ('rl_steps', 'time_map', 'step_cost', 'dynamics', 'lam', 'batch', 'init', 'q_scale', 'hidden', 'sigma_min', 'sigma_max')
         diff = [k for k in keys if state['settings'].get(k) != settings[k]]
         if diff:
             raise dnnlib.UserError(f'Checkpoint "{checkpoint}" was made with different settings ({", ".join(diff)}); use the same flags or a new --out')
@@ -457,13 +475,18 @@ def train(net, num_steps, settings=DEFAULT, *, solver='euler', sigma_min=None, s
             # clipped psi_K <= T could only lower gamma) or, with the augmented Lagrangian, the policy's.
             budget_err = float((budget.detach() if augmented else ro.budget).mean()) - problem.T
             if n >= critic_warmup:  # the first critic_warmup iterations fit the critic to the initial policy only
+                if lr_decay == 'cosine':  # lr (1 + cos(pi f)) / 2, f the fraction of the post-warm-up iterations done
+                    f = (n - critic_warmup) / max(1, iters - critic_warmup)
+                    for group in opt_actor.param_groups:
+                        group['lr'] = lr * 0.5 * (1 + math.cos(math.pi * f))
                 opt_actor.step()
                 gamma = gamma + lr_gamma * budget_err / problem.T
             if n >= distil_from:  # policy means along this iteration's trajectories, each normalised to Σ theta Δt = T
                 norm = ro.mean * (problem.T / (ro.mean.sum(0, keepdim=True) * problem.dt))
                 theta_sum += norm.sum(1).cpu(); theta_count += norm.shape[1]
             rec = dict(iter=n, gamma=gamma, psi_T_minus_T=float(ro.psi_T.mean()) - problem.T, budget_minus_T=budget_err,
-                theta_mean=float(ro.theta.mean()), td_loss=float(delta.square().sum(0).mean()), sec=time.time() - t0)
+                theta_mean=float(ro.theta.mean()), td_loss=float(delta.square().sum(0).mean()), lr=opt_actor.param_groups[0]['lr'],
+                sec=time.time() - t0)
             if log_file:
                 log_file.write(json.dumps(rec) + '\n')
                 log_file.flush()

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import dnnlib
-from art import rl, schedules
+from art import objective, rl, schedules
 from art.builtin import load_builtin
 from art.metrics import w2_gauss_euler
 
@@ -230,3 +230,44 @@ def test_step_cost_auto_by_solver():
     for solver, want in [('euler', 'simpson'), ('heun', 'root-simpson')]:
         sched = rl.train(net, 3, iters=0, batch=2, distil_batch=2, q_backend='fd', solver=solver, progress=False)
         assert sched['settings']['step_cost'] == want
+
+#----------------------------------------------------------------------------
+
+def test_heun_dynamics_step():
+    """dynamics='heun': x + h (F + F(x + h F, sigma + h)) / 2 on the psi-clock (recomputed here for N(0, 1)
+    data, F = x sigma / (1 + sigma²)); closer to the exact flow than the paper's Euler step; Euler where the
+    step ends below sigma_min; an unknown dynamics is a one-line error."""
+    net = load_builtin('gauss1d')
+    heun, euler = rl.ARTProblem(net, 3, dynamics='heun'), rl.ARTProblem(net, 3)
+    x = torch.tensor([-2.0, 0.5, 3.0], dtype=torch.float64).reshape(3, 1, 1, 1)
+    psi = torch.tensor([0.0, 1.0, 0.5], dtype=torch.float64)            # linear clock: sigma = 3 - psi
+    theta = torch.tensor([0.3, 0.2, 0.25], dtype=torch.float64)         # dt = 1
+    F = objective.denoiser_field(net, x, 3.0 - psi)
+    field = lambda y, s: y * s.reshape(-1, 1, 1, 1) / (1 + s.reshape(-1, 1, 1, 1) ** 2)
+    s0, s1 = 3.0 - psi, 3.0 - psi - theta
+    h = (s1 - s0).reshape(-1, 1, 1, 1)
+    want = x + h / 2 * (field(x, s0) + field(x + h * field(x, s0), s1))
+    got, psi_next = heun.step(x, psi, F, theta)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(psi_next.numpy(), (psi + theta).numpy())
+    exact = x * torch.sqrt(1 + s1.reshape(-1, 1, 1, 1) ** 2) / torch.sqrt(1 + s0.reshape(-1, 1, 1, 1) ** 2)
+    assert float((got - exact).abs().max()) < 0.2 * float((euler.step(x, psi, F, theta)[0] - exact).abs().max())
+    last = torch.tensor([2.5, 2.5, 2.5], dtype=torch.float64)           # sigma 0.5 -> 0: below sigma_min
+    F_last = objective.denoiser_field(net, x, 3.0 - last)
+    np.testing.assert_allclose(heun.step(x, last, F_last, torch.ones(3, dtype=torch.float64))[0].numpy(),
+                               euler.step(x, last, F_last, torch.ones(3, dtype=torch.float64))[0].numpy(), rtol=1e-12)
+    with pytest.raises(dnnlib.UserError, match='dynamics'):
+        rl.ARTProblem(net, 3, dynamics='rk4')
+
+def test_cosine_lr_decay_in_the_log(tmp_path):
+    """lr_decay='cosine': the actor's learning rate after the warm-up is lr (1 + cos(pi f)) / 2 with f the
+    fraction of post-warm-up iterations done (read from the JSON-lines log); 'constant' keeps lr."""
+    net = load_builtin('gauss1d')
+    for decay in ('cosine', 'constant'):
+        log = tmp_path / f'{decay}.jsonl'
+        rl.train(net, 3, iters=12, batch=2, critic_warmup=2, lr=0.01, lr_decay=decay, log_path=str(log), progress=False)
+        lrs = [json.loads(line)['lr'] for line in log.read_text().splitlines()]
+        want = [0.01] * 2 + [0.01 * (0.5 * (1 + np.cos(np.pi * (n - 2) / 10)) if decay == 'cosine' else 1) for n in range(2, 12)]
+        np.testing.assert_allclose(lrs, want, rtol=1e-12, atol=1e-15)
+    with pytest.raises(dnnlib.UserError, match='lr_decay'):
+        rl.train(net, 3, iters=1, batch=2, lr_decay='linear', progress=False)
