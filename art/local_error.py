@@ -16,7 +16,8 @@ warm start and final Euler step to sigma = 0 (edm-spec.md §2.5):
 
 and `surrogate()` the ART cost of the grid: the local errors carried to the sample and summed (eq. 25). `density()` probes the leading term
 r_S(sigma) = E e(sigma, h) / |h|^p with an equal-step history (eq. 24), the density of the time-only
-closed form.
+closed form; `spline_density()` evaluates the per-state densities of Euler (|Q|) and 2M (eq. 21) from
+the lambda-derivatives of the D spline at the bank's nodes (eq. 31), with no finite step at all.
 """
 
 import numpy as np
@@ -63,6 +64,17 @@ class TrajectoryBank:
     def latents(self, shape):
         """The unit-variance latents the trajectories start from (x(sigma_max) / sigma_max), shaped [n] + shape."""
         return torch.as_tensor(self._data[1][0] / self.sigma_max).reshape([self.n] + list(shape))
+
+    @property
+    def sigma_fine(self):
+        """The N fine nodes (descending, > 0), a copy."""
+        return self._data[0].copy()
+
+    def denoiser_derivatives(self):
+        """(D', D'') [N, n, dim]: the first two lambda-derivatives of the D spline at the fine nodes, i.e. of D
+        along each trajectory (the flow's own variable; the spline interpolates D exactly at the nodes)."""
+        lam = -np.log(self._data[0])
+        return tuple(self._D(lam, k).reshape(len(lam), self.n, -1) for k in (1, 2))
 
     def at(self, sigmas):
         """(x, D) at the given sigmas (clipped to the fine range), each [len(sigmas), n, dim]."""
@@ -178,6 +190,20 @@ def density(bank, solver, sigma, rel_step=0.3, max_order=4):
         pred = _steps(solver, s, x, D, max_order)[-1]               # the last step, with the full history
         out.append(np.sqrt(np.mean((pred - x[-1]) ** 2, axis=1)).mean() / abs(h) ** p)
     return np.array(out)
+
+SPLINE_SOLVERS = ('euler', 'dpmpp-2m')   # per-state densities that need only D', D'' along the flow
+
+def spline_density(bank, solver):
+    """(sigma_fine descending, rbar): E r_S / sqrt(d) at the bank's nodes from D' and D'' in lambda along the
+    trajectories (eq. 31): |Q| = |D'| / sigma^2 for euler (art.objective's Q = (1/sigma^2) dD/dlambda along the
+    flow, eq. 8, without a JVP) and |D'/12 + 5 D''/12| / sigma^3 for dpmpp-2m (eq. 21, without the finite
+    differences of art.objective.flow_derivatives_lambda). No network calls."""
+    if solver not in SPLINE_SOLVERS:
+        raise dnnlib.UserError(f'No spline density for solver "{solver}"; choose one of {", ".join(SPLINE_SOLVERS)}')
+    s = bank.sigma_fine
+    d1, d2 = bank.denoiser_derivatives()
+    v, scale = (d1, s ** 2) if solver == 'euler' else (d1 / 12 + 5 * d2 / 12, s ** 3)
+    return s, (np.linalg.norm(v, axis=2) / np.sqrt(bank.dim)).mean(1) / scale
 
 #----------------------------------------------------------------------------
 # The discrete optimum: minimise the surrogate over the nodes.

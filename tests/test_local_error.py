@@ -155,3 +155,27 @@ def test_measured_propagation_is_the_gaussian_factor():
     np.testing.assert_allclose(w(sig), S / np.sqrt(sig ** 2 + S ** 2), rtol=0.02)
 
 #----------------------------------------------------------------------------
+
+#----------------------------------------------------------------------------
+
+def test_spline_density_gaussian():
+    """Eq. (31) on a bank of exact trajectories on EDM's 128-node grid: |Q| = |D'|/sigma^2 and the 2M density
+    |D'/12 + 5 D''/12|/sigma^3 from the D spline against D', D'' by central differences of the exact D
+    (N(0, S^2) data), away from the ends of the spline and from the 2M density's zero at sigma = 1.22 S."""
+    xT = np.random.default_rng(1).standard_normal(3) * T
+    s = schedules.get_sigmas('edm', 128, sigma_min=0.002, sigma_max=T).numpy()[:-1]
+    s[0], s[-1] = T, 0.002
+    x, D = _exact(s, xT)
+    bank = le.TrajectoryBank(s, x[:, :, None], D[:, :, None], (xT * S / np.sqrt(T ** 2 + S ** 2))[:, None])
+    Dl = lambda lam: _exact(np.exp(-lam), xT)[1]
+    lam, d = -np.log(s), 1e-4
+    D1 = (Dl(lam + d) - Dl(lam - d)) / (2 * d)
+    D2 = (Dl(lam + d) - 2 * Dl(lam) + Dl(lam - d)) / d ** 2
+    inner = slice(3, -3)
+    for solver, want in (('euler', np.abs(D1).mean(1) / s ** 2), ('dpmpp-2m', np.abs(D1 / 12 + 5 * D2 / 12).mean(1) / s ** 3)):
+        sig, got = le.spline_density(bank, solver)
+        np.testing.assert_array_equal(sig, s)
+        keep = np.abs(np.log(s / (1.22 * S))) > 0.3 if solver == 'dpmpp-2m' else np.ones(len(s), bool)
+        np.testing.assert_allclose(got[inner][keep[inner]], want[inner][keep[inner]], rtol=0.01 if solver == 'euler' else 0.03)
+    with pytest.raises(Exception, match='spline density'):
+        le.spline_density(bank, 'ipndm')
