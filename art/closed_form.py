@@ -171,7 +171,7 @@ def fit(net, num_steps, *, solver='euler', last_node='learned', beta=None, refin
     (REFINED): the leading term of their local error probed along the trajectory bank (art.local_error.density,
     eq. 24); with `refine` (default: on for REFINED solvers) the grid is then chosen on the bank (`_on_bank`,
     docs/solver-aware-art.md §10): candidates are the Hölder grids of the solver's and of Euler's bank densities
-    (weighted by beta and unweighted), EDM's and the log-SNR grid, and the best Hölder grid refined on the exact
+    and of the spline densities of Euler (|Q|) and 2M (eq. 31) (each weighted by beta and unweighted), EDM's and the log-SNR grid, and the best Hölder grid refined on the exact
     discrete cost (the solver's local errors with its real step ratios, warm start and final step, carried to
     the sample by the `propagation` factor, eq. 25-26, on `refine_trajectories` trajectories); with select > 0
     the candidate with the lowest terminal error of `solver` on `select` held-out bank trajectories (against
@@ -207,11 +207,14 @@ def fit(net, num_steps, *, solver='euler', last_node='learned', beta=None, refin
     extra = dict()
     if refine:
         holder = dict()
-        for name, (r, q) in dict(closed_form=(rbar, p), euler_density=(_bank_density(net, bank, 'euler', sigma_fine),
-                                 local_error.POWERS['euler'])).items():
+        densities = dict(closed_form=(sigma_fine, rbar, p),
+                         euler_density=(sigma_fine, _bank_density(net, bank, 'euler', sigma_fine), local_error.POWERS['euler']))
+        for name, model in (('q_spline', 'euler'), ('r2m_spline', 'dpmpp-2m')):  # eq. 31, no network calls
+            densities[name] = local_error.spline_density(bank, model) + (objective.error_power(model),)
+        for name, (sg, r, q) in densities.items():
             for b in sorted({beta, 0.0}, reverse=True):
-                w_r = r * objective.propagation_weight(net, sigma_fine, b).numpy() if b else r
-                holder[name if b == beta else f'{name}_beta{b:g}'] = nodes(sigma_fine, w_r, num_steps, q, last_node=last_node)[0]
+                w_r = r * objective.propagation_weight(net, sg, b).numpy() if b else r
+                holder[name if b == beta else f'{name}_beta{b:g}'] = nodes(sg, w_r, num_steps, q, last_node=last_node)[0]
         sigmas, extra = _on_bank(net, bank, solver, num_steps, holder, last_node=last_node,
             beta=beta, propagation=propagation, select=select, refine_trajectories=refine_trajectories, polish=polish,
             polish_lr=polish_lr, seed=seed, device=device, log=log)

@@ -82,3 +82,15 @@ def test_errors(net):
         closed_form.fit(net, 5, solver='dpmpp-2m', select=0, polish=3, **SETTINGS)
     with pytest.raises(dnnlib.UserError, match='select >= 0'):
         closed_form.fit(net, 5, solver='dpmpp-2m', select=-1, **SETTINGS)
+
+def test_spline_candidates_and_the_paper_density(net):
+    """The Hölder grids of the bank's spline densities (eq. 31) are candidates; the spline |Q| is the
+    paper's |Q| by JVP (closed_form.profile) at the nodes of the same trajectories, within 2 % away from
+    the ends of the spline (64 nodes)."""
+    sched = closed_form.fit(net, 6, solver='dpmpp-2m', select=8, **SETTINGS)
+    assert {'q_spline', 'q_spline_beta0', 'r2m_spline', 'r2m_spline_beta0'} <= set(sched['terminal_error'])
+    fine = dict(SETTINGS, fine_steps=64)
+    sig_j, q_jvp = closed_form.profile(net, 'euler', **fine)
+    sig_s, q_spline = local_error.spline_density(closed_form.trajectory_bank(net, **fine), 'euler')
+    np.testing.assert_allclose(sig_s, sig_j, rtol=1e-12)
+    np.testing.assert_allclose(q_spline[2:-2], q_jvp[2:-2], rtol=0.02)
