@@ -131,16 +131,18 @@ def _dit_states(net, n=4):
     return [states[i] for i in (0, 8, 12, 15, 17)], labels
 
 def _assert_dit_backends_agree(net):
-    """forward, double-backward and finite differences agree to 1e-3 per sample. The finite
+    """forward and double-backward agree to 1e-3 per sample, finite differences to 1e-2. The finite
     differences run on a float64 copy of the DiT (objective._fd_network): in float32 a central
-    difference of this ReLU network is stuck at ~1e-2 (round-off vs activation kinks)."""
+    difference of this ReLU network is stuck at ~1e-2 (round-off vs activation kinks); in float64 it
+    is within 1e-4 except where activation kinks fall inside the step (the states come from float32
+    sampling, so where they fall depends on the CPU): 4.6e-3 at sigma = 0.023 on one machine."""
     states, labels = _dit_states(net)
     for sigma, x in states:
         Qs = {b: objective.curvature(net, x, sigma, labels, backend=b) for b in ['forward', 'backward', 'fd']}
         ref = Qs['forward'].flatten(1).norm(dim=1)
-        for b in ['backward', 'fd']:
+        for b, tol in (('backward', 1e-3), ('fd', 1e-2)):
             rel = float(((Qs[b] - Qs['forward']).flatten(1).norm(dim=1) / ref).max())
-            assert rel < 1e-3, (float(sigma), b, rel)
+            assert rel < tol, (float(sigma), b, rel)
 
 def test_backends_agree_on_random_dit():
     from training import dit

@@ -69,8 +69,8 @@ def test_spec_errors_are_one_line(tmp_path):
         r = CliRunner().invoke(train_art.main, ['--network=builtin:gauss1d', f'--method={spec}', f'--out={tmp_path}/a.json', '--device=cpu'])
         assert r.exit_code != 0 and msg in r.output and 'Traceback' not in r.output, (spec, r.output)
         assert not os.path.exists(tmp_path / 'a.json')
-    r = CliRunner().invoke(train_art.main, ['--network=builtin:gauss1d', '--method=closed-form', '--solver=rk4', f'--out={tmp_path}/a.json', '--device=cpu'])
-    assert r.exit_code != 0 and 'cannot learn a grid for solver "rk4"' in r.output
+    r = CliRunner().invoke(train_art.main, ['--network=builtin:gauss1d', '--method=art-rl', '--solver=ipndm', f'--out={tmp_path}/a.json', '--device=cpu'])
+    assert r.exit_code != 0 and 'cannot learn a grid for solver "ipndm"' in r.output
 
 def test_help_is_short():
     r = CliRunner().invoke(train_art.main, ['--help'])
