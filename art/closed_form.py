@@ -171,9 +171,10 @@ def fit(net, num_steps, *, solver='euler', last_node='learned', beta=None, refin
     (REFINED): the leading term of their local error probed along the trajectory bank (art.local_error.density,
     eq. 24); with `refine` (default: on for REFINED solvers) the grid is then chosen on the bank (`_on_bank`,
     docs/solver-aware-art.md §10): candidates are the Hölder grids of the solver's and of Euler's bank densities
-    and of the spline densities of Euler (|Q|) and 2M (eq. 31) (each weighted by beta and unweighted), EDM's and the log-SNR grid, and the best Hölder grid refined on the exact
-    discrete cost (the solver's local errors with its real step ratios, warm start and final step, carried to
-    the sample by the `propagation` factor, eq. 25-26, on `refine_trajectories` trajectories); with select > 0
+    and of the spline densities of Euler (|Q|) and 2M (eq. 31), each weighted by beta and unweighted, EDM's
+    and the log-SNR grid, and the best Hölder grid refined on the exact discrete cost (the solver's local
+    errors with its real step ratios, warm start and final step, carried to the sample by the `propagation`
+    factor, eq. 25-26, on `refine_trajectories` trajectories); with select > 0
     the candidate with the lowest terminal error of `solver` on `select` held-out bank trajectories (against
     their teacher samples; at most a quarter of the bank) wins, else the lowest discrete cost. `polish` > 0
     Adam steps on that terminal error (art.descent, the LD3 objective)

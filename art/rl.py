@@ -330,7 +330,7 @@ class RLSettings:
     critic_warmup: int = 200     # critic-only iterations first
     time_map: str = 'rho'        # clock: 'rho' (sigma = sigma_max (1 - psi)^7) or 'linear' (sigma = T - psi)
     step_cost: str = 'auto'      # 'simpson' over the executed step, 'root-simpson' (on q^(1/p)), 'left' (eq. 22's
-                                 # q_k theta_k^2 Δt); 'auto': simpson for euler, root-simpson for the p = 3 costs
+                                 # q_k theta_k^2 Δt); 'auto': simpson for euler, root-simpson for the others (p = 3, 5)
     std_cap: float = 0.3         # exploration std <= std_cap x mean (None: no cap)
     actor_gain: float = 5.0      # width of the actor's first layers at initialisation
     init: str = 'edm'            # initial policy mean: EDM's grid or uniform
