@@ -67,28 +67,33 @@ class GaussianMixtureDenoiser(torch.nn.Module):
         out_dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
         B = x.shape[0]
         x64 = x.to(torch.float64).reshape(B, -1)                                    # [B, d]
-        s2 = torch.as_tensor(sigma).to(torch.float64).reshape(-1, 1, 1).expand(B, 1, 1).square()  # [B,1,1]
-        means, eigvecs, lam, log_w = self.means.unsqueeze(0), self.eigvecs.unsqueeze(0), self.eigvals.unsqueeze(0), self.log_weights
+        s2 = torch.as_tensor(sigma).to(torch.float64).reshape(-1, 1).expand(B, 1).square()  # [B, 1]
         mask = None
         if class_labels is not None and self.label_dim:
             labels = torch.as_tensor(class_labels).to(x.device).reshape(B, -1).argmax(dim=1)
-            if self.class_component is not None:   # one component per class: gather it (M times cheaper)
-                idx = self.class_component[labels]
-                means, eigvecs, lam, log_w = self.means[idx, None], self.eigvecs[idx, None], self.eigvals[idx, None], log_w[idx, None]
-            else:
-                mask = self.component_class.unsqueeze(0) != labels.unsqueeze(1)
-        # means [b,M,d], eigvecs [b,M,d,d], lam [b,M,d] with b in {1, B} and M the components in play.
-        eq = 'bmij,bmi->bmj' if eigvecs.shape[0] == B else 'mij,bmi->bmj'
-        U = eigvecs if eigvecs.shape[0] == B else eigvecs[0]
-        z = torch.einsum(eq, U, x64[:, None, :] - means)                             # [B,M,d] coords Uᵀ(x-μ)
-        var = lam + s2                                                              # [B, M, d]
-        logp = log_w - 0.5 * (z.square() / var + var.log()).sum(-1)                 # [B, M]
+            if self.class_component is not None:   # one component per class: D is that component's posterior mean
+                return self._single_component(x64, s2, self.class_component[labels]).reshape(x.shape).to(out_dtype)
+            mask = self.component_class.unsqueeze(0) != labels.unsqueeze(1)
+        z = torch.einsum('mij,bmi->bmj', self.eigvecs, x64[:, None, :] - self.means)  # [B,M,d] coords Uᵀ(x-μ)
+        var = self.eigvals + s2[:, :, None]                                         # [B, M, d]
+        logp = self.log_weights - 0.5 * (z.square() / var + var.log()).sum(-1)      # [B, M]
         if mask is not None:
             logp = logp.masked_fill(mask, float('-inf'))
         w = torch.softmax(logp, dim=1)                                              # [B, M]
-        post = torch.einsum(eq.replace('ij,bmi->bmj', 'ji,bmi->bmj'), U, z * (lam / var))  # U diag(λ/(λ+σ²)) Uᵀ(x-μ)
-        D = (w.unsqueeze(-1) * (means + post)).sum(1)
+        post = torch.einsum('mji,bmi->bmj', self.eigvecs, z * (self.eigvals / var))  # U diag(λ/(λ+σ²)) Uᵀ(x-μ)
+        D = (w.unsqueeze(-1) * (self.means + post)).sum(1)
         return D.reshape(x.shape).to(out_dtype)
+
+    def _single_component(self, x64, s2, comp):
+        """μ_c + U_c diag(λ_c / (λ_c + σ²)) U_cᵀ (x - μ_c) per sample with c = comp[b]: one pair of matrix
+        products per component present (cheaper than gathering a [d, d] matrix per sample)."""
+        D = torch.empty_like(x64)
+        for c in torch.unique(comp).tolist():
+            rows = (comp == c).nonzero()[:, 0]
+            lam = self.eigvals[c]
+            z = (x64[rows] - self.means[c]) @ self.eigvecs[c]
+            D[rows] = self.means[c] + (z * (lam / (lam + s2[rows]))) @ self.eigvecs[c].T
+        return D
 
 #----------------------------------------------------------------------------
 # builtin:gauss1d — the paper's 1-D study.

@@ -287,17 +287,23 @@ def flow_derivatives_lambda(net, x, sigma, class_labels=None, *, rel_step=0.05):
     """(D, D', D''): the denoiser and its first two derivatives in lambda = -log sigma along the PF-ODE
     through (x, sigma), where dx/dlambda = D - x (eq. 19), by central differences with step delta = rel_step in
     lambda: D' from the tangent points x +- delta x', D'' from the second-order points
-    x +- delta x' + delta^2/2 x'' with x'' = D' - x' (4 extra network calls)."""
+    x +- delta x' + delta^2/2 x'' with x'' = D' - x' (4 extra network evaluations, in two calls on the
+    doubled batch)."""
     x = torch.as_tensor(x).to(torch.float64)
     sigma = _per_sample(sigma, x)
-    call = lambda y, s: _call(net, y, s, class_labels).to(torch.float64)
+    labels2 = None if class_labels is None else torch.cat([class_labels, class_labels])
+    def pair(xa, xb):  # D at (xa, sigma e^-delta) and (xb, sigma e^delta): one call on the stacked batch
+        out = _call(net, torch.cat([xa, xb]), torch.cat([up, down]), labels2).to(torch.float64)
+        return out[:len(x)], out[len(x):]
     with torch.no_grad():
-        D = call(x, sigma)
+        D = _call(net, x, sigma, class_labels).to(torch.float64)
         d1 = D - x
         up, down = sigma * np.exp(-rel_step), sigma * np.exp(rel_step)
-        D1 = (call(x + rel_step * d1, up) - call(x - rel_step * d1, down)) / (2 * rel_step)
+        D_up, D_down = pair(x + rel_step * d1, x - rel_step * d1)
+        D1 = (D_up - D_down) / (2 * rel_step)
         curve = 0.5 * rel_step ** 2 * (D1 - d1)
-        D2 = (call(x + rel_step * d1 + curve, up) - 2 * D + call(x - rel_step * d1 + curve, down)) / rel_step ** 2
+        D_up, D_down = pair(x + rel_step * d1 + curve, x - rel_step * d1 + curve)
+        D2 = (D_up - 2 * D + D_down) / rel_step ** 2
     return D, D1, D2
 
 def rk4_error_density(net, x, sigma, class_labels=None, *, rel_step=0.2):
@@ -317,6 +323,17 @@ def rk4_error_density(net, x, sigma, class_labels=None, *, rel_step=0.2):
         full = rk4_step(f, x, sigma, h, k1)
         half = rk4_step(f, rk4_step(f, x, sigma, h / 2, k1), sigma + h / 2, h / 2)
     return (16 / 15) * _norm(full - half) / np.sqrt(x[0].numel()) / h.abs() ** 5
+
+def field_and_density(net, x, sigma, class_labels=None, *, solver='heun', backend='auto', rel_step=0.05):
+    """(F, r_S): the PF-ODE field (x - D)/sigma in float64 and error_density at (x, sigma), sharing the
+    network call at (x, sigma) where the density makes it (dpmpp-2m)."""
+    if solver != 'dpmpp-2m':
+        return _field(net, x, sigma, class_labels), error_density(net, x, sigma, class_labels, solver=solver, backend=backend,
+                                                                  rel_step=rel_step)
+    x = torch.as_tensor(x).to(torch.float64)
+    sigma = _per_sample(sigma, x)
+    D, D1, D2 = flow_derivatives_lambda(net, x, sigma, class_labels, rel_step=rel_step)  # error h_lambda^3 |D'/12 + (5/12) D''|
+    return (x - D) / _bcast(sigma, x), _norm(D1 / 12 + 5 * D2 / 12) / np.sqrt(x[0].numel()) / sigma ** 3
 
 def check_error_model(solver):
     if solver not in ERROR_MODELS:
@@ -344,9 +361,8 @@ def error_density(net, x, sigma, class_labels=None, *, solver='heun', backend='a
     dim = x[0].numel()
     if solver == 'euler':
         return curvature_norm(curvature(net, x, sigma, class_labels, backend=backend), per_dim=True)
-    if solver == 'dpmpp-2m':  # error h_lambda^3 |D'/12 + (5/12) D''| with h_lambda = |h| / sigma (eq. 21)
-        _D, D1, D2 = flow_derivatives_lambda(net, x, sigma, class_labels, rel_step=rel_step)
-        return _norm(D1 / 12 + 5 * D2 / 12) / np.sqrt(dim) / sigma ** 3
+    if solver == 'dpmpp-2m':  # with h_lambda = |h| / sigma (eq. 21)
+        return field_and_density(net, x, sigma, class_labels, solver=solver, rel_step=rel_step)[1]
     if solver == 'rk4':
         return rk4_error_density(net, x, sigma, class_labels)
     terms = heun_error_terms(net, x, sigma, class_labels, backend='fd', rel_step=rel_step)

@@ -144,8 +144,8 @@ class ARTProblem:
         """F and q = |Q|/sqrt(d) (float64 [B]) at the clamped noise level."""
         if self.solver != 'euler':                            # The solver's error density r_S(x, sigma) (per-dim normalised).
             sigma_q = self.sigma_query(psi)
-            r = objective.error_density(self.net, x, sigma_q, labels, solver=self.solver)
-            return objective.denoiser_field(self.net, x, sigma_q, labels), r * self.dsigma_dpsi(psi) ** self.power
+            F, r = objective.field_and_density(self.net, x, sigma_q, labels, solver=self.solver)
+            return F.to(x.dtype), r * self.dsigma_dpsi(psi) ** self.power
         _D, F, Q = objective.field_and_curvature(self.net, x, self.sigma_query(psi), labels, backend=self.q_backend)
         return F, objective.curvature_norm(Q, per_dim=True) * self.dsigma_dpsi(psi) ** 2  # Euler error (dsigma)^2 |Q| / 2
 

@@ -66,6 +66,14 @@ def test_gmm_digits_class_conditional():
     D = net(torch.tensor(xs).reshape(3, 1, 8, 8), torch.tensor(1.5, dtype=torch.float64), labels).reshape(3, 64).numpy()
     ref = mu + (cov @ np.linalg.solve(cov + 1.5 ** 2 * np.eye(64), (xs - mu).T)).T
     np.testing.assert_allclose(D, ref, rtol=1e-8, atol=1e-10)
+    # A batch mixing classes and noise levels: each sample its own class's posterior mean.
+    cls, sig = np.array([3, 0, 3, 7, 0]), np.array([0.05, 1.5, 4.0, 0.3, 20.0])
+    xm = rng.normal(size=[5, 64]) * 1.5
+    D = net(torch.tensor(xm).reshape(5, 1, 8, 8), torch.tensor(sig), torch.eye(10)[cls]).reshape(5, 64).numpy()
+    for b, (k, s) in enumerate(zip(cls, sig)):
+        xk = x[digits.target == k]
+        mu_k, cov_k = xk.mean(0), np.cov(xk, rowvar=False) + (1 / 8) ** 2 / 12 * np.eye(64)
+        np.testing.assert_allclose(D[b], mu_k + cov_k @ np.linalg.solve(cov_k + s ** 2 * np.eye(64), xm[b] - mu_k), rtol=1e-8, atol=1e-10)
     # Small sigma: the denoiser of a clean training image is close to the image (full-rank covariance).
     img = torch.tensor(xc[:2]).reshape(2, 1, 8, 8)
     D = net(img, torch.tensor(0.002, dtype=torch.float64), labels[:2])
