@@ -43,6 +43,7 @@ INITS = ('edm', 'uniform')
 STEP_COSTS = ('auto', 'left', 'simpson', 'root-simpson')  # 'auto': simpson for euler, root-simpson for the others
 DYNAMICS = ('euler', 'heun')   # the discretisation of the controlled dynamics (4): the paper's Euler step, or Heun's
 LR_DECAYS = ('constant', 'cosine')
+COST_ESTIMATES = ('sampled', 'unbiased')  # the running cost at the sampled theta, or its unbiased Hermite form (hermite_power)
 
 #----------------------------------------------------------------------------
 # Actor / critic: 3-layer MLPs, width 128, Softplus (art-paper §2.3).
@@ -186,6 +187,15 @@ class ARTProblem:
 def schedule_grid(sched, num_steps):
     """The K-step grid (float64 numpy) of a schedule dict from train(): read off its learned time change."""
     return schedules.time_change_grid(sched['time_change'], num_steps)[0]
+
+def hermite_power(theta, var, p):
+    """v^(p/2) He_p(theta / sqrt(v)) for theta ~ N(m, v): the unbiased estimate of m^p (E = m^p exactly), by the
+    recurrence H_0 = 1, H_1 = theta, H_(n+1) = theta H_n - n v H_(n-1) (probabilists' Hermite polynomials).
+    p = 2: theta^2 - v; p = 3: theta^3 - 3 v theta."""
+    h_prev, h = torch.ones_like(theta), theta
+    for n in range(1, p):
+        h_prev, h = h, theta * h - n * var * h_prev
+    return h
 
 #----------------------------------------------------------------------------
 # One rollout of B trajectories. Returns the per-step tensors ([K, B]) for the updates.
@@ -341,6 +351,8 @@ class RLSettings:
     rl_steps: int = None         # resolution of the RL clock (None: K)
     dynamics: str = 'euler'      # step of the controlled dynamics (4): 'euler' (paper) or 'heun'
     lr_decay: str = 'constant'   # actor learning rate after the warm-up: 'constant', or 'cosine' down to 0 at iters
+    cost_estimate: str = 'sampled'  # running cost in the TD error: q |theta|^p at the sampled theta (paper), or
+                                 # 'unbiased' q hermite_power(theta, var, p), whose mean over the exploration is q m^p
     distil_last: float = 0.2     # distil from this fraction of the last iterations
     distil_batch: int = 256      # rollouts for distillation when no iteration was kept
     checkpoint_every: int = 100  # iterations between checkpoints
@@ -366,8 +378,8 @@ def train(net, num_steps, settings=DEFAULT, *, solver='euler', sigma_min=None, s
     time change, and schedule_grid(result, K) reads off any other K. `overrides`: RLSettings fields."""
     settings = settings.replace(**overrides) if overrides else settings
     (iters, batch, lam, eps, lr, lr_critic, lr_gamma, gamma_init, augmented, critic_warmup, time_map, step_cost, std_cap,
-     actor_gain, init, q_scale, q_target, q_backend, hidden, rl_steps, dynamics, lr_decay, distil_last, distil_batch,
-     checkpoint_every) = (
+     actor_gain, init, q_scale, q_target, q_backend, hidden, rl_steps, dynamics, lr_decay, cost_estimate, distil_last,
+     distil_batch, checkpoint_every) = (
         getattr(settings, f.name) for f in dataclasses.fields(RLSettings))
     if not (isinstance(iters, int) and iters >= 0 and isinstance(batch, int) and batch >= 1):
         raise dnnlib.UserError(f'ART-RL needs iters >= 0 and batch >= 1 (integers), got iters={iters}, batch={batch}')
@@ -383,6 +395,8 @@ def train(net, num_steps, settings=DEFAULT, *, solver='euler', sigma_min=None, s
         raise dnnlib.UserError(f'Unknown step cost "{step_cost}"; choose one of {", ".join(STEP_COSTS)}')
     if lr_decay not in LR_DECAYS:
         raise dnnlib.UserError(f'Unknown ART-RL lr_decay "{lr_decay}"; choose one of {", ".join(LR_DECAYS)}')
+    if cost_estimate not in COST_ESTIMATES:
+        raise dnnlib.UserError(f'Unknown ART-RL cost_estimate "{cost_estimate}"; choose one of {", ".join(COST_ESTIMATES)}')
     if step_cost == 'auto':  # docs/art-rl.md, "Step cost"
         step_cost = 'simpson' if solver == 'euler' else 'root-simpson'
     device = torch.device(device)
@@ -393,7 +407,7 @@ def train(net, num_steps, settings=DEFAULT, *, solver='euler', sigma_min=None, s
     settings = dict(iters=iters, batch=batch, lam=lam, eps=eps, lr=lr, lr_critic=lr_critic, lr_gamma=lr_gamma, gamma_init=gamma_init,
         augmented=augmented, critic_warmup=critic_warmup, time_map=time_map, step_cost=step_cost, std_cap=std_cap,
         actor_gain=actor_gain, init=init, q_scale=q_scale, q_target=q_target, q_backend=q_backend, hidden=hidden,
-        dynamics=dynamics, lr_decay=lr_decay, sigma_min=problem.sigma_min, sigma_max=problem.sigma_max, num_steps=num_steps, rl_steps=problem.K, distil_batch=distil_batch)
+        dynamics=dynamics, lr_decay=lr_decay, cost_estimate=cost_estimate, sigma_min=problem.sigma_min, sigma_max=problem.sigma_max, num_steps=num_steps, rl_steps=problem.K, distil_batch=distil_batch)
 
     torch.manual_seed(seed)
     actor = MLP(3, hidden, zero_last=True, gain=actor_gain).to(device)
@@ -459,7 +473,8 @@ def train(net, num_steps, settings=DEFAULT, *, solver='euler', sigma_min=None, s
             with torch.no_grad():
                 V = V_nn + lam * t_k[:, None].to(torch.float32)
                 V_next = torch.cat([V[1:], torch.full_like(V[:1], (gamma + lam) * problem.T)])
-                delta = V_next - V - gamma * theta * problem.dt - q * theta.abs() ** problem.power * problem.dt
+                power = theta.abs() ** problem.power if cost_estimate == 'sampled' else hermite_power(theta, var, problem.power)
+                delta = V_next - V - gamma * theta * problem.dt - q * power * problem.dt
             loss_critic = -(V_nn * delta).sum(0).mean()                        # eq. 22a
             m = base_theta[:, None].to(torch.float32) * log_ratio(actor(ro.phi)).exp()
             loss_actor = ((theta - m).square() / (2 * var) * delta).sum(0).mean()  # eq. 22b: -Σ_k log pi(theta_k) delta_k

@@ -271,3 +271,23 @@ def test_cosine_lr_decay_in_the_log(tmp_path):
         np.testing.assert_allclose(lrs, want, rtol=1e-12, atol=1e-15)
     with pytest.raises(dnnlib.UserError, match='lr_decay'):
         rl.train(net, 3, iters=1, batch=2, lr_decay='linear', progress=False)
+
+def test_unbiased_cost_estimate():
+    """hermite_power: the Hermite forms written out for p = 2, 3, 5, a Monte Carlo mean equal to m^p where
+    |theta|^p is biased (E|theta|^3 = m^3 + 3 m v for theta > 0), and cost_estimate's one-line error."""
+    g = torch.Generator().manual_seed(0)
+    theta, v = torch.randn(7, generator=g, dtype=torch.float64) + 1, torch.rand(7, generator=g, dtype=torch.float64)
+    np.testing.assert_allclose(rl.hermite_power(theta, v, 2), theta ** 2 - v, rtol=1e-12)
+    np.testing.assert_allclose(rl.hermite_power(theta, v, 3), theta ** 3 - 3 * v * theta, rtol=1e-12)
+    np.testing.assert_allclose(rl.hermite_power(theta, v, 5), theta ** 5 - 10 * v * theta ** 3 + 15 * v ** 2 * theta, rtol=1e-12)
+    m, var = 1.3, 0.15
+    samples = m + var ** 0.5 * torch.randn(1_000_000, generator=g, dtype=torch.float64)
+    for p in (2, 3, 5):
+        mean = float(rl.hermite_power(samples, torch.full_like(samples, var), p).mean())
+        assert abs(mean / m ** p - 1) < 0.01, (p, mean, m ** p)
+    assert float((samples.abs() ** 3).mean()) / m ** 3 > 1.2    # the sampled estimate's bias, 1 + 3 v / m^2 = 1.27
+    net = load_builtin('gauss1d')
+    with pytest.raises(dnnlib.UserError, match='cost_estimate'):
+        rl.train(net, 3, iters=1, batch=2, cost_estimate='exact', progress=False)
+    sched = rl.train(net, 3, iters=6, batch=4, critic_warmup=2, solver='heun', cost_estimate='unbiased', progress=False)
+    assert sched['settings']['cost_estimate'] == 'unbiased' and np.all(np.diff(sched['sigmas']) < 0)
