@@ -26,12 +26,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from art import closed_form, local_error, sampler # pylint: disable=wrong-import-position
 from art.builtin import load_network # pylint: disable=wrong-import-position
 from art.metrics import rms_error # pylint: disable=wrong-import-position
-from dnnlib.util import parse_int_list # pylint: disable=wrong-import-position
+from dnnlib.util import parse_float_list, parse_int_list # pylint: disable=wrong-import-position
 
 #----------------------------------------------------------------------------
-
-def parse_floats(text):
-    return [float(v) for v in text.split(',') if v]
 
 @click.command()
 @click.option('--network',    help='Network (builtin:NAME or a pickle)', type=str, default='builtin:gmm-digits', show_default=True)
@@ -50,8 +47,8 @@ def main(network, solvers, steps, q_powers, r2m_powers, samples, ref_steps, thre
     net = load_network(network, verbose=False)
     bank = closed_form.trajectory_bank(net)
     dens = {'|Q|': local_error.spline_density(bank, 'euler'), '2M': local_error.spline_density(bank, 'dpmpp-2m')}
-    cands = {f'|Q| p\'={p:g}': ('|Q|', p) for p in parse_floats(q_powers)}
-    cands.update({f'2M p\'={p:g}': ('2M', p) for p in parse_floats(r2m_powers)})
+    cands = {f'|Q| p\'={p:g}': ('|Q|', p) for p in parse_float_list(q_powers)}
+    cands.update({f'2M p\'={p:g}': ('2M', p) for p in parse_float_list(r2m_powers)})
     base = "|Q| p'=2"
     if base not in cands:
         cands[base] = ('|Q|', 2.0)

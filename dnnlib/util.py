@@ -514,3 +514,9 @@ def parse_int_list(s, max_count=None):
             raise ValueError(f'more than {max_count} values')
         result.extend(piece)
     return result
+
+def parse_float_list(s):
+    """'0.8,1.25' -> [0.8, 1.25]; a list passes through unchanged, empty pieces are ignored."""
+    if isinstance(s, list):
+        return s
+    return [float(p) for p in s.split(',') if p.strip()]

@@ -55,6 +55,12 @@ def test_parse_int_list():
     with pytest.raises(ValueError):
         generate.parse_int_list('1-')
 
+def test_parse_float_list():
+    from dnnlib.util import parse_float_list
+    assert parse_float_list('0.8,1.25') == [0.8, 1.25] and parse_float_list('2,') == [2.0] and parse_float_list([1.5]) == [1.5]
+    with pytest.raises(ValueError):
+        parse_float_list('0.8,x')
+
 #----------------------------------------------------------------------------
 @pytest.mark.parametrize('num_seeds,batch,world,expected', [
     (50000, 64, 1, {64: 734, 63: 48}), (50000, 64, 8, {64: 608, 63: 176}), (1000, 64, 2, {63: 8, 62: 8})])
