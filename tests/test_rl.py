@@ -291,3 +291,10 @@ def test_unbiased_cost_estimate():
         rl.train(net, 3, iters=1, batch=2, cost_estimate='exact', progress=False)
     sched = rl.train(net, 3, iters=6, batch=4, critic_warmup=2, solver='heun', cost_estimate='unbiased', progress=False)
     assert sched['settings']['cost_estimate'] == 'unbiased' and np.all(np.diff(sched['sigmas']) < 0)
+
+def test_every_setting_documented():
+    """docs/usage.md names every RLSettings field (the options `art-rl:KEY=VALUE` accepts)."""
+    import dataclasses, pathlib
+    text = (pathlib.Path(__file__).resolve().parents[1] / 'docs' / 'usage.md').read_text(encoding='utf-8')
+    missing = [f.name for f in dataclasses.fields(rl.RLSettings) if f'`{f.name}`' not in text]
+    assert not missing, missing
